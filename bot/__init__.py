@@ -1,0 +1,1 @@
+"""User-facing side of ppp-desk: answer engine, Slack app, records, CLI."""

@@ -1,0 +1,157 @@
+"""Structure-aware chunking.
+
+Headings (Markdown ``#`` lines, or numbered headings in PDF/plain text) become a section path;
+``<!-- page: N -->`` markers give the page.  Text is split on paragraphs and sentence ends only —
+never mid-word — into chunks well inside multilingual-e5's 512-token window.  Every chunk carries
+what a citation needs: document, title, section path, page, position and a content hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from ingest.loaders import LoadedDocument
+from ingest.normalize import normalize
+
+PAGE_MARKER = re.compile(r"^<!--\s*page:\s*(\d+)\s*-->$")
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*$")
+# Numbered headings as they appear in PDFs and plain text: "1 背景", "(2) 民間提案制度の導入", "第3条 ..."
+_TEXT_HEADING = re.compile(
+    r"^(?:(\d{1,2})\s+|\((\d{1,2})\)\s*|第(\d+)[条章節]\s*|([\u2460-\u2473])\s*)(\S.{0,38})$"
+)
+SECTION_SEP = " > "
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: str
+    doc_id: str
+    text: str
+    section: str
+    page: int | None
+    position: int
+    hash: str
+    doc_meta: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def title(self) -> str:
+        return str(self.doc_meta.get("title", self.doc_id))
+
+    def context_text(self) -> str:
+        """What the retrievers see: title and section give short passages their context."""
+        head = SECTION_SEP.join(p for p in (self.title, self.section) if p)
+        return f"{head}\n{self.text}"
+
+    def metadata(self) -> dict:
+        meta = {k: v for k, v in self.doc_meta.items() if k not in {"title"}}
+        meta.update(doc_id=self.doc_id, title=self.title, section=self.section, position=self.position,
+                    hash=self.hash)
+        if self.page is not None:
+            meta["page"] = self.page
+        return meta
+
+
+@dataclass
+class _Block:
+    path: tuple[str, ...]
+    page: int | None
+    paragraphs: list[str]
+
+
+def _text_heading(line: str) -> tuple[int, str] | None:
+    if "。" in line or len(line) > 42:
+        return None
+    match = _TEXT_HEADING.match(line)
+    if not match:
+        return None
+    level = 2 if match.group(1) or match.group(3) else 3 if match.group(2) else 4
+    return level, line
+
+
+def _blocks(doc: LoadedDocument) -> list[_Block]:
+    """Walk the normalized text and group paragraphs by (section path, page)."""
+    title = str(doc.metadata.get("title", ""))
+    markdown = doc.fmt in {"markdown", "docx", "html"}
+    stack: list[tuple[int, str]] = []
+    page: int | None = None
+    blocks: list[_Block] = []
+    para: list[str] = []
+
+    def flush() -> None:
+        if para:
+            text = "\n".join(para).strip()
+            path = tuple(h for lvl, h in stack if not (lvl == 1 and h == title))
+            if blocks and blocks[-1].path == path and blocks[-1].page == page:
+                blocks[-1].paragraphs.append(text)
+            else:
+                blocks.append(_Block(path, page, [text]))
+            para.clear()
+
+    for raw in normalize(doc.text).split("\n"):
+        line = raw.strip()
+        marker = PAGE_MARKER.match(line)
+        if marker:
+            flush()
+            page = int(marker.group(1))
+            continue
+        line = _COMMENT.sub("", line).strip()
+        if not line:
+            flush()
+            continue
+        heading = None
+        md = _MD_HEADING.match(line)
+        if md:
+            heading = (len(md.group(1)), md.group(2).strip())
+        elif not markdown:
+            heading = _text_heading(line)
+        if heading:
+            flush()
+            level, text = heading
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, text))
+            continue
+        para.append(line)
+    flush()
+    return blocks
+
+
+def _splitter(size: int) -> RecursiveCharacterTextSplitter:
+    # No "" separator: an over-long sentence stays whole rather than being cut mid-word.
+    return RecursiveCharacterTextSplitter(
+        separators=["\n\n", "\n", "。", "！", "？", "!", "?"],
+        keep_separator="end",
+        chunk_size=size,
+        chunk_overlap=0,
+        strip_whitespace=True,
+    )
+
+
+def _content_hash(*parts: object) -> str:
+    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).hexdigest()
+
+
+def chunk_document(doc: LoadedDocument, max_chars: int = 360) -> list[Chunk]:
+    """Split a loaded document into citable chunks (pure: same input, same ids)."""
+    splitter = _splitter(max_chars)
+    chunks: list[Chunk] = []
+    seen: dict[str, int] = {}
+    for block in _blocks(doc):
+        section = SECTION_SEP.join(block.path)
+        for piece in splitter.split_text("\n\n".join(block.paragraphs)):
+            piece = piece.strip()
+            if not piece:
+                continue
+            digest = _content_hash(doc.doc_id, section, block.page, piece)
+            n = seen.get(digest, 0)
+            seen[digest] = n + 1
+            chunk_id = f"{doc.doc_id}::{digest[:16]}" + (f"-{n}" if n else "")
+            chunks.append(Chunk(id=chunk_id, doc_id=doc.doc_id, text=piece, section=section,
+                                page=block.page, position=len(chunks), hash=digest,
+                                doc_meta=doc.metadata))
+    return chunks

