@@ -1,0 +1,95 @@
+"""Database access shared by every part that keeps state (events, feedback, records, outbox).
+
+SQLAlchemy 2 with SQLite by default (a file under the data dir) and PostgreSQL when
+``DATABASE_URL`` points at one.  The schema is owned by Alembic migrations in ``bot/migrations``;
+:func:`migrate` brings a database to the newest revision and is safe to call at every start.
+Several HTTP worker processes share state only through this database.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from ingest.config import Settings
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+class Base(DeclarativeBase):
+    """Declarative base for every table; models register here, migrations create them."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    # WAL lets several workers read while one writes; busy_timeout turns lock contention into a
+    # short wait instead of an immediate "database is locked" error.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def migrate(engine: Engine) -> None:
+    """Upgrade the schema to every head revision (idempotent)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["connection"] = None
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "heads")
+
+
+class Database:
+    """An engine plus a session factory; one per process and URL."""
+
+    def __init__(self, url: str, *, run_migrations: bool = True) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        if run_migrations:
+            migrate(self.engine)
+        self.Session = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: committed on success, rolled back on any error."""
+        with self.Session() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+_DBS: dict[str, Database] = {}
+_LOCK = threading.Lock()
+
+
+def get_database(settings: Settings) -> Database:
+    with _LOCK:
+        if settings.db_url not in _DBS:
+            _DBS[settings.db_url] = Database(settings.db_url)
+        return _DBS[settings.db_url]

@@ -1,0 +1,5 @@
+"""Answer engine: retrieve → classify → compose → :class:`~bot.answer.Answer`."""
+
+from bot.engine.engine import Engine, Turn, get_engine
+
+__all__ = ["Engine", "Turn", "get_engine"]
