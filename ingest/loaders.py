@@ -37,7 +37,8 @@ class LoadedDocument:
 def doc_id_for(path: Path, root: Path) -> str:
     """Stable document id: the path under the knowledge root, without its suffix."""
     try:
-        rel = path.resolve().relative_to(root.resolve())
+        # Resolve the directories but not the file: a symlinked document keeps its own name.
+        rel = (path.parent.resolve() / path.name).relative_to(root.resolve())
     except ValueError:
         rel = Path(path.name)
     return rel.with_suffix("").as_posix()
@@ -228,7 +229,9 @@ def discover(root: Path) -> tuple[list[Path], list[Path]]:
     if root.is_file():
         return [root], []
     docs, skipped = [], []
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+    # Broken symlinks are kept so that the run names them as unreadable instead of silently
+    # dropping them (and letting --prune delete what the store holds for them).
+    for path in sorted(p for p in root.rglob("*") if p.is_file() or (p.is_symlink() and not p.exists())):
         if any(part.startswith(".") for part in path.relative_to(root).parts):
             continue
         (skipped if path.suffix.lower() in IGNORED_SUFFIXES else docs).append(path)
