@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     chroma_host: str | None = Field(default=None, alias="CHROMA_HOST")
     chroma_port: int = Field(default=8000, alias="CHROMA_PORT")
     chunk_chars: int = Field(default=360, alias="PPP_CHUNK_CHARS")
+    # Staff-only knowledge (intake records): its own collection under ``internal_dir``, which the
+    # public store refuses to open (``ingest.store.WallViolation``).
+    internal_collection: str = Field(default="ppp_internal", alias="PPP_INTERNAL_COLLECTION")
 
     # --- answer engine -------------------------------------------------------------------------
     # Empty: extractive answers only.  Otherwise an ``init_chat_model`` string such as
@@ -59,9 +62,21 @@ class Settings(BaseSettings):
 
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
 
+    @model_validator(mode="after")
+    def _spaces_apart(self) -> Settings:
+        """Public and internal knowledge must never share a collection, whatever the environment says."""
+        if self.internal_collection.strip() in {self.collection.strip(), ""}:
+            raise ValueError("PPP_INTERNAL_COLLECTION must be set and differ from PPP_COLLECTION")
+        return self
+
     @property
     def chroma_dir(self) -> Path:
         return self.data_dir / "chroma"
+
+    @property
+    def internal_dir(self) -> Path:
+        """Embedded store of the internal space, apart from the public ``chroma_dir``."""
+        return self.data_dir / "internal"
 
     @property
     def lexical_dir(self) -> Path:

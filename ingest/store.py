@@ -25,6 +25,18 @@ from ingest.embeddings import get_embeddings
 
 MANIFEST_SUFFIX = "__docs"
 _BATCH = 128
+# Collection metadata that marks the staff-only space; see :class:`WallViolation`.
+SPACE_KEY = "space"
+INTERNAL_SPACE = "internal"
+
+
+class WallViolation(RuntimeError):
+    """The public store was asked to open the internal (staff-only) space.
+
+    ``ChunkStore`` is what the business-facing answer path reads; refusing here means no question,
+    prompt or misconfiguration can route that path to intake records.  The internal space is read
+    only through ``bot.precedents.internal``, which never goes through this class.
+    """
 
 
 class EmbeddingModelMismatch(RuntimeError):
@@ -70,6 +82,8 @@ class ChunkStore:
     def __init__(self, settings: Settings, collection: str | None = None,
                  embeddings: Embeddings | None = None, client: chromadb.ClientAPI | None = None) -> None:
         self.name = collection or settings.collection
+        if self.name in {settings.internal_collection, settings.internal_collection + MANIFEST_SUFFIX}:
+            raise WallViolation(f"collection '{self.name}' is the internal space; the public store never opens it")
         self.embeddings = embeddings or get_embeddings(settings)
         self.model_id = getattr(self.embeddings, "model_id", type(self.embeddings).__name__)
         self.client = client or open_client(settings)
@@ -89,6 +103,8 @@ class ChunkStore:
             existing = self.client.get_collection(self.name, embedding_function=None)
         except Exception:  # noqa: BLE001 - NotFoundError type differs between client modes
             return
+        if (existing.metadata or {}).get(SPACE_KEY) == INTERNAL_SPACE:
+            raise WallViolation(f"collection '{self.name}' is marked internal; the public store never opens it")
         built_with = (existing.metadata or {}).get("embedding_model")
         if built_with and built_with != self.model_id:
             raise EmbeddingModelMismatch(
