@@ -77,20 +77,33 @@ def _blocks(doc: LoadedDocument) -> list[_Block]:
     """Walk the normalized text and group paragraphs by (section path, page)."""
     title = str(doc.metadata.get("title", ""))
     markdown = doc.fmt in {"markdown", "docx", "html"}
-    stack: list[tuple[int, str]] = []
+    # (level, heading text, page it appeared on, whether any text was filed under it)
+    stack: list[list] = []
     page: int | None = None
     blocks: list[_Block] = []
     para: list[str] = []
 
-    def flush() -> None:
+    def flush(at_page: int | None = None) -> None:
         if para:
             text = "\n".join(para).strip()
-            path = tuple(h for lvl, h in stack if not (lvl == 1 and h == title))
-            if blocks and blocks[-1].path == path and blocks[-1].page == page:
+            path = tuple(h for lvl, h, _p, _u in stack if not (lvl == 1 and h == title))
+            at = page if at_page is None else at_page
+            if blocks and blocks[-1].path == path and blocks[-1].page == at:
                 blocks[-1].paragraphs.append(text)
             else:
-                blocks.append(_Block(path, page, [text]))
+                blocks.append(_Block(path, at, [text]))
             para.clear()
+            for entry in stack:
+                entry[3] = True
+
+    def close_sections(level: int) -> None:
+        # A heading with nothing under it (a run of "① ..." items, a trailing heading) would
+        # otherwise vanish from the index; it is filed as text of its parent section instead.
+        while stack and stack[-1][0] >= level:
+            lvl, text, at, used = stack.pop()
+            if not used and not (lvl == 1 and text == title):
+                para.append(text)
+                flush(at)
 
     for raw in normalize(doc.text).split("\n"):
         line = raw.strip()
@@ -112,12 +125,12 @@ def _blocks(doc: LoadedDocument) -> list[_Block]:
         if heading:
             flush()
             level, text = heading
-            while stack and stack[-1][0] >= level:
-                stack.pop()
-            stack.append((level, text))
+            close_sections(level)
+            stack.append([level, text, page, False])
             continue
         para.append(line)
     flush()
+    close_sections(0)
     return blocks
 
 

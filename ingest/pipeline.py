@@ -27,7 +27,7 @@ from ingest.store import ChunkStore, DocRecord
 log = logging.getLogger(__name__)
 
 # Bump when loaders/normalization/chunking change in a way that alters chunks of unchanged files.
-PIPELINE_VERSION = "3"
+PIPELINE_VERSION = "4"
 
 
 @dataclass
