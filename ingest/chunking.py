@@ -134,6 +134,49 @@ def _blocks(doc: LoadedDocument) -> list[_Block]:
     return blocks
 
 
+def _common_prefix(paths: list[tuple[str, ...]]) -> tuple[str, ...]:
+    prefix = paths[0]
+    for path in paths[1:]:
+        n = 0
+        while n < min(len(prefix), len(path)) and prefix[n] == path[n]:
+            n += 1
+        prefix = prefix[:n]
+    return prefix
+
+
+def merge_small_sections(blocks: list[_Block], max_chars: int) -> list[_Block]:
+    """Merge short neighbouring sections of one top-level section and page into one block.
+
+    Slide decks and case sheets have many sub-sections of a line or two ("青森市の役割",
+    "事業者等の役割"); alone they make chunks too small to retrieve well.  Merged, the common parent
+    becomes the section path and each sub-section keeps its heading inline as 【見出し】.
+    """
+    groups: list[list[_Block]] = []
+    for block in blocks:
+        size = sum(len(p) for p in block.paragraphs)
+        if groups and size <= max_chars:
+            group = groups[-1]
+            common = _common_prefix([b.path for b in group] + [block.path])
+            total = sum(len(p) + 8 for b in group for p in b.paragraphs) + size
+            if common and group[0].page == block.page and total <= max_chars:
+                group.append(block)
+                continue
+        groups.append([block])
+    merged = []
+    for group in groups:
+        if len(group) == 1:
+            merged.append(group[0])
+            continue
+        common = _common_prefix([b.path for b in group])
+        paragraphs = []
+        for b in group:
+            rel = b.path[len(common):]
+            head = f"【{SECTION_SEP.join(rel)}】\n" if rel else ""
+            paragraphs.append(head + "\n".join(b.paragraphs))
+        merged.append(_Block(common, group[0].page, paragraphs))
+    return merged
+
+
 def _splitter(size: int) -> RecursiveCharacterTextSplitter:
     # No "" separator: an over-long sentence stays whole rather than being cut mid-word.
     return RecursiveCharacterTextSplitter(
@@ -154,7 +197,7 @@ def chunk_document(doc: LoadedDocument, max_chars: int = 360) -> list[Chunk]:
     splitter = _splitter(max_chars)
     chunks: list[Chunk] = []
     seen: dict[str, int] = {}
-    for block in _blocks(doc):
+    for block in merge_small_sections(_blocks(doc), max_chars):
         section = SECTION_SEP.join(block.path)
         for piece in splitter.split_text("\n\n".join(block.paragraphs)):
             piece = piece.strip()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -34,6 +35,18 @@ def _tokenizer():
     return tok
 
 
+_KANA = re.compile(r"[ぁ-ゖ]")
+_KANJI = re.compile(r"[一-龯々]")
+
+
+def _kanji_skeleton(form: str) -> str | None:
+    """受け付ける → 受付, 問い合わせ → 問合: okurigana variants of one word share a token."""
+    if not (_KANA.search(form) and _KANJI.search(form)):
+        return None
+    skeleton = "".join(ch for ch in form if _KANJI.match(ch))
+    return skeleton if len(skeleton) >= 2 else None
+
+
 def tokenize(text: str) -> list[str]:
     """Content-word tokens (A units plus differing C compounds), normalized forms, lower-cased."""
     from sudachipy import SplitMode
@@ -51,6 +64,9 @@ def tokenize(text: str) -> list[str]:
         if len(subs) > 1:
             tokens.extend(s.normalized_form().lower() for s in subs)
         tokens.append(form)
+        skeleton = _kanji_skeleton(form)
+        if skeleton:
+            tokens.append(skeleton)
     return [t for t in tokens if t.strip()]
 
 
