@@ -76,6 +76,10 @@ def empty_file(path: Path) -> Path:
     return path
 
 
+# Makes each DOCX section long enough to be a chunk of its own, so section paths are exact.
+LONG = "相談の内容は記録され、担当課と共有される。" * 8
+
+
 def docx_file(path: Path) -> Path:
     """A Word document with a title, two heading levels, paragraphs and a table."""
     import docx
@@ -86,11 +90,11 @@ def docx_file(path: Path) -> Path:
     document.core_properties.keywords = "doc_type=guide; city=青森市"
     document.add_heading("実証実験サポート事業の手引き", level=0)
     document.add_heading("申請の流れ", level=1)
-    document.add_paragraph("事業者は担当課と事前に相談する。相談は無料である。")
+    document.add_paragraph("事業者は担当課と事前に相談する。" + LONG)
     document.add_heading("必要書類", level=2)
-    document.add_paragraph("提案書と事業計画書を提出する。")
+    document.add_paragraph("提案書と事業計画書を提出する。" + LONG)
     document.add_heading("審査", level=1)
-    document.add_paragraph("審査の結果は書面で通知する。")
+    document.add_paragraph("審査の結果は書面で通知する。" + LONG)
     table = document.add_table(rows=2, cols=2)
     for (r, c), text in {(0, 0): "書類", (0, 1): "様式", (1, 0): "提案書", (1, 1): "様式第1号"}.items():
         table.cell(r, c).text = text

@@ -40,36 +40,51 @@ def _long_paragraph(repeat: int = 6) -> str:
 # --- structure: section path and page ---------------------------------------------------------
 
 
+def _body(label: str) -> str:
+    """A section body long enough (with max_chars=100) to stay a chunk of its own."""
+    return f"{label}についての説明文です。" * 4
+
+
+def _sections(text: str, fmt: str = "markdown") -> dict[str, str]:
+    """First sentence of each chunk → its section path."""
+    return {c.text.split("。")[0]: c.section for c in chunk_document(_doc(text, fmt=fmt), max_chars=100)}
+
+
 def test_markdown_headings_give_the_section_path() -> None:
-    text = "# 試験文書\n\n前文。\n\n## 民間提案制度\n\n制度の説明。\n\n### 自由提案\n\n自由提案の説明。\n\n## 実証実験\n\n実験の説明。\n"
-    sections = {c.text: c.section for c in chunk_document(_doc(text))}
-    assert sections == {
-        "前文。": "",  # the title heading is not repeated in the path
-        "制度の説明。": "民間提案制度",
-        "自由提案の説明。": f"民間提案制度{SECTION_SEP}自由提案",
-        "実験の説明。": "実証実験",  # a sibling heading closes the previous subsection
+    text = (f"# 試験文書\n\n{_body('前文')}\n\n## 民間提案制度\n\n{_body('制度')}\n\n### 自由提案\n\n"
+            f"{_body('自由提案')}\n\n## 実証実験\n\n{_body('実験')}\n")
+    assert _sections(text) == {
+        "前文についての説明文です": "",  # the title heading is not repeated in the path
+        "制度についての説明文です": "民間提案制度",
+        "自由提案についての説明文です": f"民間提案制度{SECTION_SEP}自由提案",
+        "実験についての説明文です": "実証実験",  # a sibling heading closes the previous subsection
     }
 
 
 def test_numbered_headings_in_text_give_the_section_path() -> None:
-    text = "1 背景\n人口が減少している。\n(1) 公民連携の推進\n民間活力を取り入れる。\n2 事業概要\n総合窓口を設置する。\n"
-    sections = {c.text: c.section for c in chunk_document(_doc(text, fmt="text"))}
-    assert sections == {
-        "人口が減少している。": "1 背景",
-        "民間活力を取り入れる。": f"1 背景{SECTION_SEP}(1) 公民連携の推進",
-        "総合窓口を設置する。": "2 事業概要",
+    text = f"1 背景\n{_body('背景')}\n(1) 公民連携の推進\n{_body('推進')}\n2 事業概要\n{_body('概要')}\n"
+    assert _sections(text, fmt="text") == {
+        "背景についての説明文です": "1 背景",
+        "推進についての説明文です": f"1 背景{SECTION_SEP}(1) 公民連携の推進",
+        "概要についての説明文です": "2 事業概要",
     }
 
 
 def test_bundled_pdf_chunks_carry_pages_one_and_two() -> None:
     chunks = chunk_document(load(KNOWLEDGE / "aomori" / "overview.pdf", KNOWLEDGE))
     assert {c.page for c in chunks} == {1, 2}
-    by_section = {c.section: c for c in chunks}
-    assert by_section["1 背景(ガイドライン P1-4)"].page == 1
-    assert "人口減少" in by_section["1 背景(ガイドライン P1-4)"].text
-    assert by_section["5 市の課題に対する提案例"].page == 2
-    nested = f"2 事業概要{SECTION_SEP}(2)民間提案制度の導入(ガイドライン P7-11){SECTION_SEP}② 実証実験サポート事業"
-    assert "先端技術" in by_section[nested].text
+
+    def holding(phrase: str) -> Chunk:
+        return next(c for c in chunks if phrase in c.text)
+
+    assert (holding("人口減少").page, holding("人口減少").section) == (1, "1 背景(ガイドライン P1-4)")
+    assert (holding("コスト削減").page, holding("コスト削減").section) == (2, "5 市の課題に対する提案例")
+    # Nested numbered headings 2 → (2) → ② all reach the retrievers with the passage.
+    trial = holding("先端技術")
+    assert trial.page == 1
+    assert trial.section.startswith("2 事業概要")
+    for heading in ("2 事業概要", "(2)民間提案制度の導入", "② 実証実験サポート事業"):
+        assert heading in trial.context_text()
 
 
 def test_headings_without_body_text_are_not_lost() -> None:
