@@ -1,0 +1,38 @@
+"""``ppp-desk precedents "..." [--json] [--limit N]``: precedent search for staff scripts.
+
+Inline options work as in Slack (``ppp-desk precedents "実証実験 AI year:2023"``).  Exit status: 0
+with results, 1 when nothing matched (so scripts can test it like grep), 2 when the knowledge base
+is missing.  ``--json`` prints one object: the parsed query, filters and the results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from bot.precedents.filters import parse_query
+from bot.precedents.render import text_lines
+from bot.precedents.search import search_page
+from ingest.config import Settings
+from ingest.store import ChunkStore
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Search and print; see the module docstring for the exit status."""
+    if not ChunkStore(settings).documents():
+        print("ppp-desk precedents: no documents ingested yet. Run: ppp-desk ingest", file=sys.stderr)
+        return 2
+    parsed = parse_query(args.query)
+    limit = max(1, int(getattr(args, "limit", 10) or 10))
+    offset = max(0, int(getattr(args, "offset", 0) or 0))
+    page = search_page(settings, parsed.text, parsed.filters, limit=limit, offset=offset)
+    if getattr(args, "json", False):
+        print(json.dumps({"query": page.query, "filters": page.filters.to_dict(), "ignored": list(parsed.ignored),
+                          "offset": page.offset, "has_more": page.has_more,
+                          "results": [p.to_dict() for p in page.items]}, ensure_ascii=False, indent=2))
+    else:
+        if parsed.ignored:
+            print("読み取れなかった条件: " + " ".join(parsed.ignored), file=sys.stderr)
+        print("\n".join(text_lines(page)))
+    return 0 if page.items else 1

@@ -1,0 +1,442 @@
+"""The INTERNAL knowledge space: intake records, searchable by desk staff only.
+
+Records live in their own Chroma collection (``Settings.internal_collection``), in their own embedded
+store (``Settings.internal_dir``), marked ``space: internal`` — and are read only through
+:class:`InternalIndex`.  The business-facing path reads through ``ingest.store.ChunkStore``, which
+refuses that name and that marker (``WallViolation``), and nothing in ``bot/engine`` imports this
+module.  So the separation is a property of the retrieval layer, not of a prompt.
+
+The index follows the records feature through ``bot.events``: ``record_saved`` upserts (replacing
+the record's previous chunks), ``record_deleted`` removes, and ``similar_precedents`` answers the
+intake card's "similar earlier cases and records".  Chroma is the durable store shared by every
+worker process; each process keeps a derived in-memory view (record metadata, a vector matrix for
+exact filtered cosine search, BM25 over Sudachi tokens) and reloads it when another process has
+written (a write counter in a tiny side collection).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import chromadb
+import numpy as np
+from chromadb.config import Settings as ChromaSettings
+from langchain_core.embeddings import Embeddings
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from bot.precedents.filters import NO_FILTERS, Filters, fold, matches, parse_scheme
+from ingest.config import Settings
+from ingest.embeddings import get_embeddings
+from ingest.lexical import LexicalIndex, tokenize
+from ingest.normalize import normalize
+from ingest.store import INTERNAL_SPACE, SPACE_KEY
+
+log = logging.getLogger(__name__)
+
+STATE_SUFFIX = "__state"
+# The records feature stores what a business asks of the city as codes (bot/records/fields.py);
+# they are indexed and shown in the desk's words.  Unknown codes stay as they are.
+ASK_LABELS = {"field": "実証フィールド", "data": "行政データ", "pr": "PR・広報", "regulation": "規制緩和の検討",
+              "premises": "活動拠点・施設", "other": "その他"}
+_BATCH = 256
+
+
+class InternalStoreError(RuntimeError):
+    """The internal collection is unusable as configured (e.g. built with another embedding model)."""
+
+
+# --- pure: a record as the index sees it -------------------------------------------------------------
+@dataclass(frozen=True)
+class RecordView:
+    """The searchable, displayable part of an intake record (tolerant of missing keys)."""
+
+    record_id: str
+    title: str
+    org_name: str = ""
+    summary: str = ""
+    asks: str = ""
+    status: str = ""
+    scheme: str = ""
+    proposal_kind: str = ""
+    field: str = ""
+    city: str = ""
+    year: int | None = None
+    created_at: str = ""
+    link: str = ""
+
+    def body(self) -> str:
+        """Text that is embedded and tokenized: what the proposal is about, in the record's words."""
+        parts = [self.title, self.org_name, self.summary]
+        if self.field:
+            parts.append(f"分野: {self.field}")
+        if self.asks:
+            parts.append(f"市への依頼: {self.asks}")
+        return "\n".join(p for p in parts if p)
+
+    def to_metadata(self) -> dict[str, Any]:
+        meta = {k: v for k, v in self.__dict__.items() if v not in (None, "")}
+        return meta
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, Any]) -> RecordView:
+        known = {k: meta[k] for k in cls.__dataclass_fields__ if k in meta}
+        return cls(**{"title": "", **known})
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        value = [k for k, v in value.items() if v]
+    if isinstance(value, list | tuple | set | frozenset):
+        return "、".join(fold(str(v)) for v in value if str(v).strip())
+    return fold(str(value))
+
+
+def _year_of(value: Any) -> int | None:
+    if isinstance(value, datetime | date):
+        return value.year
+    text = str(value or "")[:4]
+    return int(text) if text.isdigit() else None
+
+
+def record_view(record: dict[str, Any], default_city: str = "") -> RecordView:
+    """Read a records-feature dict (any subset of its keys) into a :class:`RecordView`.
+
+    Records belong to the desk's own city unless they say otherwise, so city filters treat them
+    like that city's cases.  Scheme words are canonicalised like query filters (パートナーシップ →
+    ``partnership``); an undecided scheme stays as written (``未定``).
+    """
+    rid = str(record.get("id") or record.get("record_id") or "").strip()
+    if not rid:
+        raise ValueError("record has no id")
+    scheme_raw = _as_text(record.get("scheme"))
+    asks = record.get("asks")
+    created = record.get("created_at")
+    return RecordView(
+        record_id=rid,
+        title=_as_text(record.get("title")) or rid,
+        org_name=_as_text(record.get("org_name") or record.get("org") or record.get("organization")),
+        summary=_as_text(record.get("summary")),
+        asks=_as_text([ASK_LABELS.get(str(a), str(a)) for a in asks] if isinstance(asks, list | tuple) else asks),
+        status=_as_text(record.get("status")).lower(),
+        scheme=parse_scheme(scheme_raw) or scheme_raw.lower(),
+        proposal_kind=_as_text(record.get("kind")),
+        field=_as_text(record.get("field") or record.get("theme") or record.get("city_issue")),
+        city=_as_text(record.get("city")) or default_city,
+        year=_year_of(created),
+        created_at=created.isoformat() if isinstance(created, datetime | date) else _as_text(created),
+        # The desk card first: that is where staff continue; the business thread second.
+        link=_as_text(record.get("desk_permalink") or record.get("link") or record.get("card_permalink")
+                      or record.get("permalink") or record.get("url")),
+    )
+
+
+def record_passages(view: RecordView, max_chars: int) -> list[str]:
+    """One passage per record unless it is long; later passages repeat the title for context."""
+    body = normalize(view.body())
+    if len(body) <= max_chars:
+        return [body]
+    splitter = RecursiveCharacterTextSplitter(separators=["\n\n", "\n", "。", "！", "？", "!", "?"],
+                                              keep_separator="end", chunk_size=max_chars, chunk_overlap=0)
+    pieces = [p.strip() for p in splitter.split_text(body) if p.strip()]
+    return [pieces[0]] + [f"{view.title}\n{p}" for p in pieces[1:]]
+
+
+def record_matches(view: RecordView, filters: Filters) -> bool:
+    return matches(filters, kind="record", scheme=view.scheme, city=view.city, year=view.year,
+                   field_text=" ".join((view.field, view.title, view.summary)), status=view.status)
+
+
+# --- I/O: the Chroma side ------------------------------------------------------------------------------
+def open_internal_client(settings: Settings) -> chromadb.ClientAPI:
+    """The internal space's own embedded store (or the shared Chroma server, guarded by name/marker)."""
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if settings.chroma_host:
+        return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port,
+                                   settings=chroma_settings)
+    path = settings.internal_dir / "chroma"
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+@dataclass
+class _View:
+    """Derived in-memory state of one process; rebuilt from Chroma when others wrote."""
+
+    seen: int = -1  # writes reflected (count of the side collection)
+    records: dict[str, RecordView] = field(default_factory=dict)
+    chunk_ids: list[str] = field(default_factory=list)
+    chunk_record: list[str] = field(default_factory=list)
+    chunk_tokens: list[list[str]] = field(default_factory=list)
+    vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    lexical: LexicalIndex | None = None  # None: stale, rebuilt on the next lexical search
+
+
+class InternalIndex:
+    """Intake records: upsert / delete / dense + lexical search, restricted by :class:`Filters`."""
+
+    def __init__(self, settings: Settings, embeddings: Embeddings | None = None,
+                 client: chromadb.ClientAPI | None = None, default_city: str | None = None) -> None:
+        if settings.internal_collection == settings.collection:
+            raise InternalStoreError("the internal collection must differ from the public one")
+        self.settings = settings
+        self.name = settings.internal_collection
+        self.embeddings = embeddings or get_embeddings(settings)
+        self.model_id = getattr(self.embeddings, "model_id", type(self.embeddings).__name__)
+        self.client = client or open_internal_client(settings)
+        self.default_city = _desk_city(settings) if default_city is None else default_city
+        self.collection = self._open_collection()
+        self.state = self.client.get_or_create_collection(
+            self.name + STATE_SUFFIX, embedding_function=None, metadata={SPACE_KEY: INTERNAL_SPACE})
+        self._lock = threading.RLock()
+        self._view = _View()
+        self.refresh(force=True)
+
+    def _open_collection(self) -> chromadb.Collection:
+        collection = self.client.get_or_create_collection(
+            self.name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
+            metadata={SPACE_KEY: INTERNAL_SPACE, "embedding_model": self.model_id})
+        meta = collection.metadata or {}
+        if meta.get(SPACE_KEY) != INTERNAL_SPACE:
+            raise InternalStoreError(f"collection '{self.name}' exists but is not marked internal")
+        if meta.get("embedding_model") not in (None, self.model_id):
+            raise InternalStoreError(
+                f"collection '{self.name}' was built with '{meta.get('embedding_model')}', the configured "
+                f"model is '{self.model_id}'; re-index the records into a new PPP_INTERNAL_COLLECTION")
+        return collection
+
+    # --- freshness between processes ----------------------------------------------------------------
+    # Every write adds one row to the side collection and rows are never removed, so its count is a
+    # monotonic write counter: a process whose view has seen N writes reloads when the count is not N.
+    def _writes(self) -> int:
+        return self.state.count()
+
+    def _mark_write(self) -> int:
+        self.state.add(ids=[uuid.uuid4().hex], embeddings=[[1.0]])
+        return self._writes()
+
+    def refresh(self, force: bool = False) -> None:
+        """Reload the in-memory view if another process (or a restart) changed the collection."""
+        seen = self._writes()
+        with self._lock:
+            if not force and seen == self._view.seen:
+                return
+            got = self.collection.get(include=["metadatas", "embeddings"])
+            embeddings = got.get("embeddings")
+            view = _View(seen=seen)
+            vectors: list[Any] = []
+            for cid, meta, vec in zip(got["ids"], got["metadatas"] or [],
+                                      embeddings if embeddings is not None else [], strict=True):
+                meta = meta or {}
+                rid = str(meta.get("record_id", ""))
+                if not rid:
+                    continue
+                if int(meta.get("part", 0)) == 0:
+                    view.records[rid] = RecordView.from_metadata(meta)
+                view.chunk_ids.append(cid)
+                view.chunk_record.append(rid)
+                view.chunk_tokens.append(str(meta.get("tokens", "")).split())
+                vectors.append(vec)
+            view.vectors = _unit(np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1)) \
+                if vectors else np.zeros((0, 0), dtype=np.float32)
+            self._view = view
+
+    # --- writes ------------------------------------------------------------------------------------
+    def upsert(self, record: dict[str, Any]) -> RecordView:
+        """Index (or re-index) one record; its earlier chunks are replaced, never left behind."""
+        return self.upsert_many([record])[0]
+
+    def upsert_many(self, records: Iterable[dict[str, Any]],
+                    vectors: list[list[float]] | None = None) -> list[RecordView]:
+        """Index records in batches (``vectors``, one per passage in order, skips embedding: benchmarks)."""
+        views = [record_view(r, self.default_city) for r in records]
+        ids: list[str] = []
+        docs: list[str] = []
+        metas: list[dict[str, Any]] = []
+        for view in views:
+            for part, text in enumerate(record_passages(view, self.settings.chunk_chars)):
+                ids.append(f"{view.record_id}::{part}")
+                docs.append(text)
+                meta = view.to_metadata() if part == 0 else {"record_id": view.record_id}
+                metas.append({**meta, "part": part, "tokens": " ".join(tokenize(text))})
+        if vectors is None:
+            vectors = []
+            for start in range(0, len(docs), _BATCH):
+                vectors.extend(self.embeddings.embed_documents(docs[start:start + _BATCH]))
+        if len(vectors) != len(docs):
+            raise ValueError(f"{len(vectors)} vectors for {len(docs)} passages")
+        with self._lock:
+            for start in range(0, len(ids), 1000):
+                self.collection.upsert(ids=ids[start:start + 1000], embeddings=vectors[start:start + 1000],
+                                       documents=docs[start:start + 1000], metadatas=metas[start:start + 1000])
+            keep = set(ids)
+            rids = [v.record_id for v in views]
+            stale: list[str] = []
+            for start in range(0, len(rids), 500):
+                old = self.collection.get(where={"record_id": {"$in": rids[start:start + 500]}}, include=[])
+                stale.extend(cid for cid in old["ids"] if cid not in keep)
+            if stale:
+                self.collection.delete(ids=stale)
+            self._apply(views, ids, metas, vectors, stale)
+        return views
+
+    def delete(self, record_id: str) -> bool:
+        """Remove every chunk of a record; True when something was removed."""
+        record_id = str(record_id)
+        with self._lock:
+            old = self.collection.get(where={"record_id": record_id}, include=[])["ids"]
+            if old:
+                self.collection.delete(ids=old)
+            self._apply([], [], [], [], old, removed=record_id)
+        return bool(old)
+
+    def _apply(self, views: list[RecordView], ids: list[str], metas: list[dict[str, Any]],
+               vectors: list[list[float]], stale: list[str], removed: str | None = None) -> None:
+        """Update this process's view in place, unless another process wrote too (then reload)."""
+        view = self._view
+        seen = self._mark_write()
+        if seen != view.seen + 1:
+            self.refresh(force=True)
+            return
+        drop = set(stale) | set(ids)
+        keep_rows = [i for i, cid in enumerate(view.chunk_ids) if cid not in drop]
+        records = dict(view.records)
+        if removed is not None:
+            records.pop(removed, None)
+        for v in views:
+            records[v.record_id] = v
+        blocks = [view.vectors[keep_rows]] if len(keep_rows) else []
+        if vectors:
+            blocks.append(_unit(np.asarray(vectors, dtype=np.float32)))
+        stacked = np.vstack(blocks) if blocks else np.zeros((0, 0), dtype=np.float32)
+        self._view = _View(
+            seen=seen,
+            records=records,
+            chunk_ids=[view.chunk_ids[i] for i in keep_rows] + ids,
+            chunk_record=[view.chunk_record[i] for i in keep_rows] + [m["record_id"] for m in metas],
+            chunk_tokens=[view.chunk_tokens[i] for i in keep_rows] + [m["tokens"].split() for m in metas],
+            vectors=stacked,
+        )
+
+    # --- reads -------------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._view.records)
+
+    def get(self, record_id: str) -> RecordView | None:
+        return self._view.records.get(str(record_id))
+
+    def records(self) -> dict[str, RecordView]:
+        self.refresh()
+        return dict(self._view.records)
+
+    def allowed(self, filters: Filters, exclude: Iterable[str] = ()) -> set[str] | None:
+        """Record ids passing ``filters`` (None: no restriction at all)."""
+        excluded = set(exclude)
+        if filters.empty and not excluded:
+            return None
+        return {rid for rid, v in self._view.records.items()
+                if rid not in excluded and record_matches(v, filters)}
+
+    def dense(self, vector: list[float], k: int, filters: Filters = NO_FILTERS,
+              exclude: Iterable[str] = ()) -> list[tuple[RecordView, float]]:
+        """Top-k records by exact cosine over their passages (max per record), filters applied first."""
+        self.refresh()
+        view = self._view
+        if not view.chunk_ids or k <= 0 or filters.kind not in ("", "record"):
+            return []
+        allowed = self.allowed(filters, exclude)
+        q = _unit(np.asarray(vector, dtype=np.float32).reshape(1, -1))[0]
+        sims = view.vectors @ q
+        if allowed is not None:
+            mask = np.fromiter((r in allowed for r in view.chunk_record), dtype=bool, count=len(sims))
+            sims = np.where(mask, sims, -np.inf)
+        return self._top(sims, k)
+
+    def lexical(self, query: str | list[str], k: int, filters: Filters = NO_FILTERS,
+                exclude: Iterable[str] = ()) -> list[tuple[RecordView, float]]:
+        """Top-k records by BM25 over their passages (max per record); zero scores dropped."""
+        self.refresh()
+        if k <= 0 or filters.kind not in ("", "record"):
+            return []
+        with self._lock:
+            view = self._view
+            if view.lexical is None:
+                view.lexical = LexicalIndex(view.chunk_ids, view.chunk_tokens)
+        scores = np.asarray(view.lexical.scores(query), dtype=np.float32)
+        if not len(scores):
+            return []
+        allowed = self.allowed(filters, exclude)
+        if allowed is not None:
+            mask = np.fromiter((r in allowed for r in view.chunk_record), dtype=bool, count=len(scores))
+            scores = np.where(mask, scores, 0.0)
+        scores = np.where(scores > 0, scores, -np.inf)
+        return self._top(scores, k)
+
+    def _top(self, scores: np.ndarray, k: int) -> list[tuple[RecordView, float]]:
+        view = self._view
+        if not len(scores):
+            return []
+        n = min(len(scores), max(k * 4, k + 8))
+        order = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
+        order = order[np.argsort(-scores[order], kind="stable")]
+        out: list[tuple[RecordView, float]] = []
+        seen: set[str] = set()
+        for i in order:
+            if not np.isfinite(scores[i]):
+                break
+            rid = view.chunk_record[i]
+            if rid in seen or rid not in view.records:
+                continue
+            seen.add(rid)
+            out.append((view.records[rid], float(scores[i])))
+            if len(out) >= k:
+                break
+        return out
+
+
+def _unit(matrix: np.ndarray) -> np.ndarray:
+    if not matrix.size:
+        return matrix
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.where(norms == 0, 1.0, norms)
+
+
+def _desk_city(settings: Settings) -> str:
+    try:
+        from bot.city import load_city
+
+        return load_city(settings.knowledge_dir).city
+    except (OSError, ValueError, KeyError):
+        return ""
+
+
+# --- one index per process and configuration ---------------------------------------------------------
+_INDEXES: dict[tuple, InternalIndex] = {}
+_LOCK = threading.Lock()
+
+
+def get_internal_index(settings: Settings) -> InternalIndex:
+    """Process-wide :class:`InternalIndex` for these settings (opening Chroma and the model once)."""
+    key = (str(settings.data_dir), settings.internal_collection, settings.embeddings, settings.chroma_host)
+    with _LOCK:
+        if key not in _INDEXES:
+            _INDEXES[key] = InternalIndex(settings)
+        return _INDEXES[key]
+
+
+# --- bot.events listeners ------------------------------------------------------------------------------
+def on_record_saved(settings: Settings, record: dict[str, Any], **_: Any) -> None:
+    """``record_saved``: the record (new or updated) becomes searchable, replacing its old version."""
+    get_internal_index(settings).upsert(record)
+
+
+def on_record_deleted(settings: Settings, record_id: str, **_: Any) -> None:
+    """``record_deleted``: the record disappears from search."""
+    get_internal_index(settings).delete(record_id)
