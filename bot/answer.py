@@ -28,7 +28,12 @@ class Source:
 
     def label(self) -> str:
         """Human citation: ``Title › Section, p. N``."""
-        parts = self.title + (f" › {self.section}" if self.section else "")
+        from ingest.normalize import normalize_chars
+
+        title = normalize_chars(self.title)
+        # A case sheet's section often repeats its title; say it once.
+        section = " › ".join(p for p in self.section.split(" > ") if p and p != title)
+        parts = self.title + (f" › {section}" if section else "")
         return parts + (f", p. {self.page}" if self.page else "")
 
 

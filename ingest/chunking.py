@@ -44,7 +44,7 @@ class Chunk:
 
     def context_text(self) -> str:
         """What the retrievers see: title and section give short passages their context."""
-        head = SECTION_SEP.join(p for p in (self.title, self.section) if p)
+        head = SECTION_SEP.join(dict.fromkeys(p for p in (self.title, *self.section.split(SECTION_SEP)) if p))
         return f"{head}\n{self.text}"
 
     def metadata(self) -> dict:
@@ -75,7 +75,7 @@ def _text_heading(line: str) -> tuple[int, str] | None:
 
 def _blocks(doc: LoadedDocument) -> list[_Block]:
     """Walk the normalized text and group paragraphs by (section path, page)."""
-    title = str(doc.metadata.get("title", ""))
+    title = normalize(str(doc.metadata.get("title", "")))
     markdown = doc.fmt in {"markdown", "docx", "html"}
     # (level, heading text, page it appeared on, whether any text was filed under it)
     stack: list[list] = []
@@ -86,6 +86,7 @@ def _blocks(doc: LoadedDocument) -> list[_Block]:
     def flush(at_page: int | None = None) -> None:
         if para:
             text = "\n".join(para).strip()
+            # A level-1 heading that merely repeats the title does not repeat in every citation.
             path = tuple(h for lvl, h, _p, _u in stack if not (lvl == 1 and h == title))
             at = page if at_page is None else at_page
             if blocks and blocks[-1].path == path and blocks[-1].page == at:
@@ -156,8 +157,8 @@ def merge_small_sections(blocks: list[_Block], max_chars: int) -> list[_Block]:
         size = sum(len(p) for p in block.paragraphs)
         if groups and size <= max_chars:
             group = groups[-1]
-            common = _common_prefix([b.path for b in group] + [block.path])
             total = sum(len(p) + 8 for b in group for p in b.paragraphs) + size
+            common = _common_prefix([b.path for b in group] + [block.path])
             if common and group[0].page == block.page and total <= max_chars:
                 group.append(block)
                 continue

@@ -27,7 +27,7 @@ from ingest.store import ChunkStore, DocRecord
 log = logging.getLogger(__name__)
 
 # Bump when loaders/normalization/chunking change in a way that alters chunks of unchanged files.
-PIPELINE_VERSION = "4"
+PIPELINE_VERSION = "6"
 
 
 @dataclass
@@ -65,12 +65,27 @@ def sweep_strays(store: ChunkStore, docs: dict[str, DocRecord]) -> int:
     return len(stray)
 
 
+def _id_base(root: Path, knowledge_dir: Path) -> Path:
+    """The folder document ids are relative to.
+
+    A file or subfolder of the knowledge dir keeps the ids a full run gives it; otherwise
+    ``ppp-desk ingest knowledge/cases`` would add every case a second time under another id.
+    """
+    target = root.parent.resolve() / root.name
+    if knowledge_dir.resolve() in (target, *target.parents):
+        return knowledge_dir
+    return root if root.is_dir() else root.parent
+
+
 def ingest(settings: Settings, source: Path | None = None, *, prune: bool = False,
            store: ChunkStore | None = None, progress: bool = True,
            on_document: Callable[[str], None] | None = None) -> IngestReport:
     """Ingest ``source`` (a file or directory, default the knowledge dir) into the store."""
     root = source or settings.knowledge_dir
-    base = root if root.is_dir() else root.parent
+    base = _id_base(root, settings.knowledge_dir)
+    # With --prune, only documents under the ingested folder may be removed.
+    rel = (root.parent.resolve() / root.name).relative_to(base.resolve()).as_posix()
+    scope = "" if rel == "." else rel + "/"
     store = store or ChunkStore(settings)
     report = IngestReport()
     docs = store.documents()
@@ -128,7 +143,7 @@ def ingest(settings: Settings, source: Path | None = None, *, prune: bool = Fals
 
     if prune and root.is_dir():
         failed = {doc_id_for(Path(p), base) for p, _ in report.errors}
-        for doc_id in sorted(set(docs) - seen_ids - failed):
+        for doc_id in sorted(d for d in set(docs) - seen_ids - failed if d.startswith(scope)):
             store.forget_document(doc_id)
             store.delete_chunks(docs[doc_id].chunk_ids)
             report.chunks_deleted += len(docs[doc_id].chunk_ids)

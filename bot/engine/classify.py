@@ -136,3 +136,28 @@ def is_follow_up(question: str) -> bool:
     q = question.strip()
     return bool(_FOLLOW_UP.match(q)) or (len(q) <= 14 and detect_language(q) == "ja"
                                          and not q.endswith(("ですか？", "ですか?", "ますか？", "ますか?")))
+
+
+# Everyday words of business users → the terms the documents use.  General domain vocabulary, so
+# BM25 and sentence selection meet the documents' wording ("共有" → "第三者へ提供").
+JA_SYNONYMS: dict[str, str] = {
+    "共有": "第三者 提供", "渡す": "第三者 提供", "見せる": "第三者 提供", "転送": "第三者 提供",
+    "協力会社": "第三者", "委託先": "第三者", "下請": "第三者", "外部": "第三者",
+    "お金": "費用", "コスト": "費用", "経費": "費用", "支払": "費用 負担", "払う": "費用 負担",
+    "公表": "公開 開示", "公開": "開示 情報公開", "漏れる": "秘密", "守秘": "秘密",
+    "応募": "提案", "申し込み": "提案", "申込": "提案", "申請": "提案",
+    "会社": "民間企業 事業者", "企業": "民間企業 事業者", "法人": "民間企業 団体", "研究室": "大学 団体",
+    "個人事業": "個人事業主", "フリーランス": "個人事業主", "自営業": "個人事業主",
+    "支援": "役割 提供", "手伝う": "役割 支援", "締め切り": "受付", "締切": "受付", "期限": "受付",
+    "いつでも": "受付", "何時でも": "受付", "土日": "受付",
+    "断る": "実施困難 回答", "不採用": "実施困難 回答", "ダメ": "実施困難", "却下": "実施困難 回答",
+    "問い合わせ": "問合せ 連絡先", "電話": "電話番号 連絡先", "窓口": "公民連携デスク",
+    "アイデア": "提案 ノウハウ", "特許": "知的財産権", "著作権": "知的財産権",
+}
+
+
+def expand_synonyms(question: str) -> str:
+    """Document-side terms for everyday words in a Japanese question (empty when none apply)."""
+    q = compact(question)
+    terms = [terms for word, terms in JA_SYNONYMS.items() if word in q]
+    return " ".join(dict.fromkeys(" ".join(terms).split()))

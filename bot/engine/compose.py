@@ -16,6 +16,8 @@ from bot.answer import Source
 from bot.city import CityProfile
 from bot.engine.retrieve import Hit
 from ingest.lexical import tokenize
+from ingest.normalize import compact as compact_text
+from ingest.normalize import normalize_chars
 
 # Words that appear in almost any question and say nothing about what is asked.
 STOP_TOKENS = frozenset("""
@@ -40,6 +42,7 @@ ANSWER_CUES: dict[str, tuple[str, ...]] = {
 }
 
 MAX_QUOTES = 3
+PHRASE_WEIGHT = 3.0
 MAX_QUOTE_CHARS = 220
 _SPLIT = re.compile(r"(?<=[。！？!?])")
 _BULLET = re.compile(r"^(?:[-*・●〇○]|\d+[.)]|\|)\s*")
@@ -65,6 +68,33 @@ class Sentence:
 def salient_tokens(question: str) -> frozenset[str]:
     """Content tokens of the question that an answer must speak to."""
     return frozenset(t for t in tokenize(question) if t not in STOP_TOKENS and len(t) > 0)
+
+
+_PHRASE_POS = {"名詞", "接頭辞", "接尾辞"}
+
+
+def key_phrases(question: str) -> list[str]:
+    """Noun compounds of the question ("事業連携協定", "自由提案"), as written.
+
+    A question that names several things ("AとBの違い") needs a sentence about each of them;
+    literal phrases find those even when their words are common on their own.
+    """
+    from sudachipy import SplitMode
+
+    from ingest.lexical import _tokenizer
+    from ingest.normalize import normalize
+
+    phrases, run = [], []
+    for m in _tokenizer().tokenize(normalize(question), SplitMode.C):
+        if m.part_of_speech()[0] in _PHRASE_POS and m.part_of_speech()[1] != "数詞":
+            run.append(m.surface())
+            continue
+        if run:
+            phrases.append("".join(run))
+        run = []
+    if run:
+        phrases.append("".join(run))
+    return [p for p in dict.fromkeys(phrases) if len(p) >= 3 and p not in STOP_TOKENS]
 
 
 def split_sentences(text: str) -> list[tuple[str, str]]:
@@ -114,15 +144,24 @@ class Composer:
         return out
 
     def score(self, sentence: Sentence, salient: frozenset[str], category: str,
-              section_tokens: frozenset[str] = frozenset(), doc_type: str = "") -> float:
+              section_tokens: frozenset[str] = frozenset(), doc_type: str = "",
+              phrases: list[str] | None = None) -> float:
         overlap = sum(self._weight(t) for t in salient & (sentence.tokens | section_tokens))
         cue = sum(1.0 for c in ANSWER_CUES.get(category, ()) if c in sentence.text)
         rank_bonus = 0.8 / (sentence.hit_rank + 1)
         preferred = PREFERRED_DOC_TYPES.get(category, POLICY_DOC_TYPES)
-        return overlap + cue + rank_bonus + (1.5 if doc_type in preferred else 0.0)
+        # A bare label ("自由提案/課題提案") names the asked-about things without saying anything
+        # about them: what is left once the question's own phrases are removed is what it says.
+        rest = compact_text(sentence.text)
+        for p in phrases or ():
+            rest = rest.replace(p, "")
+        substance = min(1.0, len(re.sub(r"[\W_]", "", rest)) / 10)
+        return (overlap + cue) * substance + rank_bonus + (1.5 if doc_type in preferred else 0.0)
 
-    def select(self, hits: list[Hit], salient: frozenset[str], category: str) -> list[Sentence]:
-        """Up to MAX_QUOTES sentences, greedily covering the question's terms (MMR-like)."""
+    def select(self, hits: list[Hit], salient: frozenset[str], category: str,
+               phrases: list[str] | None = None) -> list[Sentence]:
+        """Up to MAX_QUOTES sentences, greedily covering the question's terms and phrases (MMR-like)."""
+        phrases = [compact_text(p) for p in phrases or []]
         sentences = self.candidates(hits)
         section_tokens = {rank: frozenset(tokenize(h.chunk.section + " " + h.chunk.title))
                           for rank, h in enumerate(hits)}
@@ -131,11 +170,16 @@ class Composer:
             return s.tokens | section_tokens[s.hit_rank] | (frozenset(tokenize(s.heading)) if s.heading
                                                              else frozenset())
 
+        def phrases_in(s: Sentence) -> set[str]:
+            where = compact_text(s.heading + s.text + hits[s.hit_rank].chunk.section.split(" > ")[-1])
+            return {p for p in phrases if p in where}
+
         scored = sorted(((self.score(s, salient, category, context(s) - s.tokens,
-                                     hits[s.hit_rank].chunk.doc_type), s) for s in sentences),
+                                     hits[s.hit_rank].chunk.doc_type, phrases), s) for s in sentences),
                         key=lambda x: -x[0])
         chosen: list[Sentence] = []
         covered: set[str] = set()
+        covered_phrases: set[str] = set()
         first_score = 0.0
         for _ in range(MAX_QUOTES):
             best, best_gain = None, 0.0
@@ -143,17 +187,21 @@ class Composer:
                 if s in chosen:
                     continue
                 new_terms = (salient & context(s)) - covered
-                if chosen and not new_terms and base < 0.6 * first_score:
+                new_phrases = phrases_in(s) - covered_phrases
+                if chosen and not new_terms and not new_phrases and base < 0.6 * first_score:
                     continue  # adds nothing the answer does not already say
-                gain = base + sum(self._weight(t) for t in new_terms)
+                gain = base + sum(self._weight(t) for t in new_terms) + PHRASE_WEIGHT * len(new_phrases)
+                if chosen and not new_phrases and gain < 0.5 * first_score:
+                    continue  # much weaker than the lead and names nothing new
                 if gain > best_gain:
                     best, best_gain = s, gain
-            if best is None or (chosen and best_gain < 0.5 * first_score):
+            if best is None:
                 break
             if not chosen:
                 first_score = best_gain
             chosen.append(best)
             covered |= salient & context(best)
+            covered_phrases |= phrases_in(best)
         return chosen
 
 
@@ -182,10 +230,12 @@ def quote_line(sentence: Sentence, hits: list[Hit], number: int) -> str:
     A case study is named by its title; elsewhere the nearest heading (inline 【…】 or section).
     """
     chunk = hits[sentence.hit_rank].chunk
-    labels = []
-    if chunk.doc_type == "case_study":
-        labels.append(chunk.title)
-    labels.append(sentence.heading or _leaf(chunk.section))
+    title = normalize_chars(chunk.title)
+    heading = sentence.heading or _leaf(chunk.section)
+    labels = [title] if chunk.doc_type == "case_study" else []
+    if heading.startswith(title):
+        heading = heading[len(title):].lstrip(" >")
+    labels.append(heading)
     prefix = "".join(f"{lab}：" for lab in dict.fromkeys(labels)
                      if lab and lab not in sentence.text and len(lab) <= 60)
     return f"{prefix}「{_clip(sentence.text)}」[{number}]"

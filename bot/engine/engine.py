@@ -16,8 +16,15 @@ from dataclasses import dataclass
 from bot.answer import Answer
 from bot.city import CityProfile, load_city
 from bot.engine import messages
-from bot.engine.classify import classify, detect_language, expand_english, is_follow_up, is_refusal
-from bot.engine.compose import Composer, compose_extractive, idf_table, salient_tokens
+from bot.engine.classify import (
+    classify,
+    detect_language,
+    expand_english,
+    expand_synonyms,
+    is_follow_up,
+    is_refusal,
+)
+from bot.engine.compose import Composer, compose_extractive, idf_table, key_phrases, salient_tokens
 from bot.engine.retrieve import Hit, RetrievalParams, Retriever
 from ingest.config import Settings
 from ingest.index import KnowledgeIndex
@@ -90,8 +97,8 @@ class Engine:
     def retrieve(self, question: str, k: int = K, params: RetrievalParams | None = None,
                  history: list[Turn] | None = None) -> list[Hit]:
         query = self._contextual_query(question, history)
-        lexical_query = query + " " + expand_english(query) if detect_language(query) == "en" else query
-        return self.retriever.retrieve(query, k, lexical_query=lexical_query, params=params)
+        expansion = expand_english(query) if detect_language(query) == "en" else expand_synonyms(query)
+        return self.retriever.retrieve(query, k, lexical_query=f"{query} {expansion}", params=params)
 
     @staticmethod
     def _contextual_query(question: str, history: list[Turn] | None) -> str:
@@ -125,6 +132,7 @@ class Engine:
             salient = salient_tokens(expanded) if expanded else salient_tokens(query)
         else:
             salient = salient_tokens(query)
+        synonyms = salient_tokens(expand_synonyms(query)) if language == "ja" else frozenset()
         hits = self.retrieve(question, K, history=history)
         coverage = self._coverage(salient, hits)
         top_dense = max((h.dense for h in hits), default=0.0)
@@ -137,7 +145,7 @@ class Engine:
         elif coverage == 0.0 and top_dense < MIN_DENSE:
             return self._decline(question, language, False, start)
 
-        chosen = self.composer.select(hits, salient, category)
+        chosen = self.composer.select(hits, salient | synonyms, category, key_phrases(query))
         contact_hit = self._contact_hit(hits) if category == "contact" else None
         if not chosen and contact_hit is None:
             return self._decline(question, language, False, start)
