@@ -22,7 +22,7 @@ from ingest.normalize import normalize_chars
 # Words that appear in almost any question and say nothing about what is asked.
 STOP_TOKENS = frozenset("""
 教える 有る ある 出来る できる 為る する 成る なる 居る いる 下さる くださる 何 どう どの どんな いつ 誰 だれ
-良い よい 場合 事 こと 物 もの 方 ため 為 について 青森 市 青森市 本市 私 我々 当社 弊社 御社 貴市 ください
+良い よい 場合 事 こと 物 もの 方 ため 為 について 市 本市 私 我々 当社 弊社 御社 貴市 ください
 思う 知る 聞く 言う 行う 可能 必要 予定 一 つ 的 等 など 中 上 時 今回 今 ここ そこ それ これ あれ
 what how when who which can do does is are the a an of to for in on from and or we you us our your it
 there any be with about please tell me i my
@@ -65,9 +65,12 @@ class Sentence:
     heading: str = ""  # the inline sub-heading (【…】) the sentence sits under, if any
 
 
-def salient_tokens(question: str) -> frozenset[str]:
-    """Content tokens of the question that an answer must speak to."""
-    return frozenset(t for t in tokenize(question) if t not in STOP_TOKENS and len(t) > 0)
+def salient_tokens(question: str, extra_stop: frozenset[str] = frozenset()) -> frozenset[str]:
+    """Content tokens of the question that an answer must speak to.
+
+    ``extra_stop`` holds words every question to this desk may contain (the city's own name).
+    """
+    return frozenset(t for t in tokenize(question) if t not in STOP_TOKENS and t not in extra_stop)
 
 
 _PHRASE_POS = {"名詞", "接頭辞", "接尾辞"}

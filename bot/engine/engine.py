@@ -28,6 +28,7 @@ from bot.engine.compose import Composer, compose_extractive, idf_table, key_phra
 from bot.engine.retrieve import Hit, RetrievalParams, Retriever
 from ingest.config import Settings
 from ingest.index import KnowledgeIndex
+from ingest.lexical import tokenize
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class Engine:
         self.index = index or KnowledgeIndex(settings)
         self.city: CityProfile = load_city(settings.knowledge_dir)
         self.retriever = Retriever(self.index, params)
+        self._city_tokens = frozenset(tokenize(self.city.city))
         self.composer = Composer(idf_table(c.meta.get("tokens", "").split() for c in self.index.chunks.values()))
         self._llm = None
         if settings.llm_model:
@@ -129,10 +131,10 @@ class Engine:
             category = classify(query)
         if language == "en":
             expanded = expand_english(query)
-            salient = salient_tokens(expanded) if expanded else salient_tokens(query)
+            salient = salient_tokens(expanded or query, self._city_tokens)
         else:
-            salient = salient_tokens(query)
-        synonyms = salient_tokens(expand_synonyms(query)) if language == "ja" else frozenset()
+            salient = salient_tokens(query, self._city_tokens)
+        synonyms = salient_tokens(expand_synonyms(query), self._city_tokens) if language == "ja" else frozenset()
         hits = self.retrieve(question, K, history=history)
         coverage = self._coverage(salient, hits)
         top_dense = max((h.dense for h in hits), default=0.0)
