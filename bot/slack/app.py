@@ -1,0 +1,176 @@
+"""The Bolt app: one builder used by HTTP mode, Socket Mode, the tests and the benchmark.
+
+``build_app`` wires the Web API client (retry policy included), the shared services
+(:class:`~bot.slack.context.SlackContext`), the event dedupe middleware, our listeners, and then
+every feature module's ``register(app, ctx)``.  Feature modules are optional: one that does not
+exist yet is skipped, but an import error *inside* an existing one is raised, not hidden.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+import weakref
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from slack_bolt import App, BoltRequest, BoltResponse
+from slack_sdk import WebClient
+
+from bot.city import load_city
+from bot.db import Database, get_database
+from bot.slack import listeners
+from bot.slack.context import SlackContext
+from bot.slack.dedupe import EventDeduper
+from bot.slack.logs import RedactSlackBodies, configure_slack_logging, kv, retry_handlers
+from bot.slack.staff import StaffDirectory
+from ingest.config import Settings
+
+log = logging.getLogger("bot.slack.app")
+
+FEATURE_MODULES = ("bot.records.slack", "bot.precedents.slack")
+
+# Threads for acks and lazy listeners.  Answers themselves are limited by ctx.answer_slots, so a
+# burst of questions parks here cheaply and never delays the next ack.
+LISTENER_THREADS = 32
+
+_CONTEXTS: weakref.WeakKeyDictionary[App, SlackContext] = weakref.WeakKeyDictionary()
+
+
+class TrackedExecutor(ThreadPoolExecutor):
+    """A thread pool that knows how much work is in flight.
+
+    A stopping worker waits for answers already acknowledged to Slack (Slack will not resend
+    them), and tests wait for the lazy listeners to finish before asserting what was posted.
+    """
+
+    def __init__(self, max_workers: int) -> None:
+        super().__init__(max_workers=max_workers, thread_name_prefix="ppp-slack")
+        self._pending = 0
+        self._idle = threading.Condition()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        with self._idle:
+            self._pending += 1
+        try:
+            future = super().submit(fn, *args, **kwargs)
+        except BaseException:
+            self._done(None)
+            raise
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, _future: Future | None) -> None:
+        with self._idle:
+            self._pending -= 1
+            self._idle.notify_all()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """True once nothing is queued or running (``False`` if ``timeout`` passed first)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+
+def make_web_client(settings: Settings, token: str | None = None) -> WebClient:
+    """A Web API client for ``SLACK_API_URL`` with the retry policy (429, 5xx, connection errors)."""
+    base = settings.slack_api_url if settings.slack_api_url.endswith("/") else settings.slack_api_url + "/"
+    return WebClient(token=token or settings.slack_bot_token, base_url=base, timeout=15,
+                     retry_handlers=retry_handlers())
+
+
+def _bolt_logger() -> logging.Logger:
+    """Bolt copies level and filters from this logger: INFO at least, bodies redacted."""
+    logger = logging.getLogger("slack_bolt.ppp_desk")
+    logger.setLevel(max(logging.getLogger().getEffectiveLevel(), logging.INFO))
+    if not any(isinstance(f, RedactSlackBodies) for f in logger.filters):
+        logger.addFilter(RedactSlackBodies())
+    return logger
+
+
+def dedupe_middleware(deduper: EventDeduper) -> Callable[..., Any]:
+    """Global middleware: the first delivery of an ``event_id`` goes on, every other one is acked."""
+
+    def dedupe_events(body: dict, request: BoltRequest, next: Callable[[], None]) -> BoltResponse | None:  # noqa: A002
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id:
+            kind = str((body.get("event") or {}).get("type", ""))
+            if not deduper.claim(str(event_id), kind):
+                retry = (request.headers.get("x-slack-retry-num") or [None])[0]
+                log.info(kv("duplicate_event_ignored", event_id=event_id, kind=kind, retry_num=retry))
+                return BoltResponse(status=200, body="")
+        next()
+        return None
+
+    return dedupe_events
+
+
+def _register_features(app: App, ctx: SlackContext) -> list[str]:
+    loaded: list[str] = []
+    for name in FEATURE_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            # Only the feature module itself (or its not-yet-created package) may be missing.
+            if exc.name and (exc.name == name or name.startswith(exc.name + ".")) and exc.name != "bot":
+                log.info(kv("feature_absent", module=name))
+                continue
+            raise
+        module.register(app, ctx)
+        loaded.append(name)
+    return loaded
+
+
+def build_app(settings: Settings, *, client: WebClient | None = None, engine: Any = None,
+              db: Database | None = None, socket_mode: bool = False) -> App:
+    """The Slack app with every listener registered.
+
+    ``socket_mode`` only relaxes the signing secret requirement (Socket Mode requests arrive over
+    an authenticated WebSocket and carry no signature); HTTP mode refuses to run without it.
+    """
+    if not settings.slack_bot_token:
+        raise ValueError("SLACK_BOT_TOKEN is not set")
+    if not socket_mode and not settings.slack_signing_secret:
+        raise ValueError("SLACK_SIGNING_SECRET is not set (required in HTTP mode)")
+    configure_slack_logging()
+    client = client or make_web_client(settings)
+    if db is None:
+        db = get_database(settings)
+    if engine is None:
+        from bot.engine import get_engine
+
+        engine = get_engine(settings)
+    ctx = SlackContext(settings=settings, db=db, engine=engine, city=load_city(settings.knowledge_dir),
+                       staff=StaffDirectory(settings, client), client=client)
+    app = App(token=settings.slack_bot_token, client=client, signing_secret=settings.slack_signing_secret,
+              request_verification_enabled=bool(settings.slack_signing_secret), process_before_response=False,
+              logger=_bolt_logger(), name="ppp-desk",
+              listener_executor=TrackedExecutor(LISTENER_THREADS))
+    app.use(dedupe_middleware(EventDeduper(db)))
+    listeners.register(app, ctx)
+    features = _register_features(app, ctx)
+    listeners.register_fallbacks(app, ctx)
+    _CONTEXTS[app] = ctx
+    log.info(kv("slack_app_built", features=",".join(features) or "-", socket_mode=socket_mode))
+    return app
+
+
+def context_of(app: App) -> SlackContext:
+    """The context ``build_app`` gave the app's listeners and features."""
+    return _CONTEXTS[app]
+
+
+def wait_idle(app: App, timeout: float | None = None) -> bool:
+    """Wait until every ack function and lazy listener of ``app`` has finished."""
+    executor = app.listener_runner.listener_executor
+    return executor.wait_idle(timeout) if isinstance(executor, TrackedExecutor) else True
+
+
+def warm_up(app: App) -> None:
+    """Load the engine's model and indexes before the first question (not on a business's time)."""
+    ctx = context_of(app)
+    try:
+        ctx.ask(ctx.city.suggested_prompts[0] if ctx.city.suggested_prompts else "提案")
+    except Exception as exc:  # noqa: BLE001 - a cold engine still answers later; say so and go on
+        log.warning(kv("warm_up_failed", error=type(exc).__name__))

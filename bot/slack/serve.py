@@ -1,0 +1,275 @@
+"""``ppp-desk serve``: Socket Mode when ``SLACK_APP_TOKEN`` is set, otherwise HTTP on ``/slack/events``.
+
+HTTP mode scales out with a pre-fork design: the parent binds one listening socket, runs the
+database migrations once, and starts ``--workers`` processes that all accept on that socket (the
+kernel hands each connection to one of them).  Workers share nothing but the database: event
+dedupe, conversation turns, feedback and hand-offs all live there.  The parent only supervises:
+it restarts a worker that dies and stops them all on SIGTERM/SIGINT.
+
+Each worker is a threaded HTTP server (one thread per connection) around the Bolt app; Bolt
+verifies the signature (``X-Slack-Signature``, 5-minute timestamp window) before anything else.
+``GET /healthz`` reports whether the worker can reach the database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from slack_bolt import App, BoltRequest
+from sqlalchemy import text
+
+from bot.slack.logs import configure_slack_logging, kv
+from ingest.config import Settings
+
+log = logging.getLogger("bot.slack.serve")
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+DEFAULT_HOST = "0.0.0.0"  # noqa: S104 - Slack must reach the server; put it behind TLS termination
+MAX_BODY_BYTES = 1 << 20  # Slack payloads are a few kB; anything near this is not Slack
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+class SlackRequestHandler(BaseHTTPRequestHandler):
+    """Turns an HTTP request into a :class:`BoltRequest` and Bolt's response back into HTTP."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive: Slack reuses connections
+    server_version = "ppp-desk"
+    sys_version = ""
+    timeout = 30  # idle keep-alive connections are closed after this
+    server: SlackHTTPServer
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        if urlsplit(self.path).path == HEALTH_PATH:
+            ok = self.server.healthy()
+            self._send(200 if ok else 503, json.dumps({"ok": ok, "pid": os.getpid()}), "application/json")
+        else:
+            self._send(404, "not found")
+
+    def do_POST(self) -> None:  # noqa: N802
+        started = time.perf_counter()
+        parts = urlsplit(self.path)
+        if parts.path != EVENTS_PATH:
+            self._send(404, "not found")
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_BODY_BYTES:
+            self.close_connection = True
+            self._send(413 if length > 0 else 400, "bad request")
+            return
+        body = self.rfile.read(length).decode("utf-8", errors="replace")
+        headers: dict[str, list[str]] = {}
+        for key in self.headers:
+            headers[key.lower()] = list(self.headers.get_all(key) or [])
+        resp = self.server.app.dispatch(BoltRequest(body=body, query=parts.query, headers=headers))
+        payload = resp.body if isinstance(resp.body, str) else json.dumps(resp.body)
+        extra = {k: v for k, v in resp.headers.items() if k.lower() not in ("content-length", "content-type")}
+        content_type = (resp.headers.get("content-type") or ["text/plain;charset=utf-8"])[0]
+        self._send(resp.status, payload, content_type, extra)
+        level = logging.WARNING if resp.status >= 400 else logging.DEBUG
+        log.log(level, kv("http_request", status=resp.status,
+                          retry_num=(headers.get("x-slack-retry-num") or [None])[0],
+                          ms=round((time.perf_counter() - started) * 1000, 1)))
+
+    def _send(self, status: int, body: str, content_type: str = "text/plain;charset=utf-8",
+              headers: dict[str, Any] | None = None) -> None:
+        data = body.encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for key, values in (headers or {}).items():
+            for value in values if isinstance(values, list | tuple) else [values]:
+                self.send_header(key, str(value))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        """Silence http.server's access log (our own line above carries no paths or addresses)."""
+
+
+class SlackHTTPServer(ThreadingHTTPServer):
+    """A threaded HTTP server on an already-bound socket (shared by every worker process)."""
+
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, sock: socket.socket, app: App) -> None:
+        super().__init__(sock.getsockname()[:2], SlackRequestHandler, bind_and_activate=False)
+        self.socket.close()
+        self.socket = sock
+        self.server_address = sock.getsockname()[:2]
+        self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
+        self.app = app
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        # The listening socket is non-blocking (several processes race for each connection);
+        # the connection itself must block like any http.server connection.
+        conn, addr = self.socket.accept()
+        conn.setblocking(True)
+        return conn, addr
+
+    def healthy(self) -> bool:
+        from bot.slack.app import context_of
+
+        try:
+            with context_of(self.app).db.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except Exception:  # noqa: BLE001 - any failure means "not healthy", which is the answer
+            return False
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.server_name in ("0.0.0.0", "") else self.server_name  # noqa: S104
+        return f"http://{host}:{self.server_port}"
+
+
+def bind_socket(host: str, port: int, backlog: int = 512) -> socket.socket:
+    """The listening socket every worker accepts on (port 0 picks a free port)."""
+    sock = socket.create_server((host, port), family=socket.AF_INET, backlog=backlog, reuse_port=False)
+    sock.setblocking(False)
+    sock.set_inheritable(True)
+    return sock
+
+
+def start_http_server(app: App, sock: socket.socket) -> tuple[SlackHTTPServer, threading.Thread]:
+    """Serve ``app`` on ``sock`` in a background thread (the worker's loop; tests use it directly)."""
+    server = SlackHTTPServer(sock, app)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
+                              name="ppp-slack-http", daemon=True)
+    thread.start()
+    return server, thread
+
+
+def serve_worker(settings: Settings, sock: socket.socket, worker: int = 0) -> int:
+    """One worker: build the app, warm the engine, serve until SIGTERM/SIGINT."""
+    from bot.slack.app import build_app, warm_up
+
+    sock.setblocking(False)
+    app = build_app(settings)
+    warm_up(app)
+    server, thread = start_http_server(app, sock)
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+    log.info(kv("worker_ready", worker=worker, pid=os.getpid()))
+    while not stop.wait(0.5):
+        if not thread.is_alive():
+            log.error(kv("worker_loop_died", worker=worker))
+            return 1
+    server.shutdown()
+    from bot.slack.app import wait_idle
+
+    drained = wait_idle(app, 30)  # answers already acked: Slack will not send them again
+    log.info(kv("worker_stopped", worker=worker, drained=drained))
+    return 0
+
+
+def _worker_main(settings: Settings, sock: socket.socket, worker: int, level: int) -> None:
+    """Entry point of a spawned worker process."""
+    logging.basicConfig(level=level, format=_LOG_FORMAT, stream=sys.stderr)
+    for noisy in ("chromadb", "httpx", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_slack_logging()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when workers stop
+    sys.exit(serve_worker(settings, sock, worker))
+
+
+def supervise(settings: Settings, sock: socket.socket, workers: int) -> int:
+    """Start ``workers`` processes on ``sock``; restart the ones that die; stop all on a signal."""
+    mp = multiprocessing.get_context("spawn")  # a clean interpreter: no inherited threads or locks
+    level = logging.getLogger().getEffectiveLevel()
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+
+    def start(n: int) -> multiprocessing.process.BaseProcess:
+        proc = mp.Process(target=_worker_main, args=(settings, sock, n, level), name=f"ppp-desk-worker-{n}")
+        proc.start()
+        return proc
+
+    procs = {n: start(n) for n in range(workers)}
+    restarts: deque[float] = deque()
+    rc = 0
+    while not stop.wait(0.5):
+        for n, proc in list(procs.items()):
+            if proc.is_alive():
+                continue
+            log.warning(kv("worker_exited", worker=n, code=proc.exitcode))
+            now = time.monotonic()
+            restarts.append(now)
+            while restarts and now - restarts[0] > 60:
+                restarts.popleft()
+            if len(restarts) > 3 * workers:  # crash loop: stop instead of spinning
+                log.error(kv("workers_crash_loop", restarts=len(restarts)))
+                stop.set()
+                rc = 1
+                break
+            procs[n] = start(n)
+    for proc in procs.values():
+        if proc.is_alive():
+            proc.terminate()
+    for proc in procs.values():
+        proc.join(15)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(5)
+    log.info(kv("server_stopped", workers=workers))
+    return rc
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """``ppp-desk serve [--port N] [--workers N]``."""
+    configure_slack_logging()
+    if not settings.slack_bot_token:
+        print("ppp-desk serve: SLACK_BOT_TOKEN is not set (see README: Slack app)", file=sys.stderr)
+        return 2
+    workers = getattr(args, "workers", None) or settings.workers
+    if settings.slack_app_token:
+        from bot.slack.socket_mode import run_socket_mode
+
+        if workers > 1:
+            log.warning(kv("socket_mode_single_process", requested_workers=workers))
+        return run_socket_mode(settings)
+    if not settings.slack_signing_secret:
+        print("ppp-desk serve: SLACK_SIGNING_SECRET is not set (required for HTTP mode; "
+              "or set SLACK_APP_TOKEN for Socket Mode)", file=sys.stderr)
+        return 2
+    if workers < 1:
+        print("ppp-desk serve: --workers must be at least 1", file=sys.stderr)
+        return 2
+    port = args.port if getattr(args, "port", None) is not None else settings.port
+    host = getattr(args, "host", None) or DEFAULT_HOST
+
+    from bot.db import Database
+
+    Database(settings.db_url).dispose()  # migrate once, before several workers could race to do it
+    try:
+        sock = bind_socket(host, port)
+    except OSError as exc:
+        print(f"ppp-desk serve: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
+        return 2
+    log.info(kv("http_listening", host=host, port=sock.getsockname()[1], path=EVENTS_PATH, workers=workers))
+    try:
+        if workers == 1:
+            return serve_worker(settings, sock)
+        return supervise(settings, sock, workers)
+    finally:
+        sock.close()
