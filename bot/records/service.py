@@ -381,6 +381,11 @@ class RecordService:
                       .values(desk_channel_id=channel, desk_ts=ts, desk_permalink=permalink)
                       .execution_options(synchronize_session=False))
 
+    def set_permalink(self, record_pk: int, permalink: str) -> None:
+        with self.db.session() as s:
+            s.execute(update(ProposalRecord).where(ProposalRecord.pk == record_pk)
+                      .values(permalink=permalink).execution_options(synchronize_session=False))
+
     def set_thread(self, record_pk: int, *, channel: str, thread_ts: str) -> None:
         """Adopt the confirmation message as the business's thread when the draft had none."""
         with self.db.session() as s:

@@ -1,0 +1,535 @@
+"""Block Kit for records: the draft modal, the desk card, messages to the business, App Home.
+
+Pure functions from records to JSON-ready dicts, so every screen is testable without Slack.  The
+business sees polite Japanese (English when it wrote English); the desk card is for staff and is
+always Japanese.  Block ids of the modal's inputs are the field names, which is what lets
+validation errors (``response_action: errors``) land next to the right input.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from bot.city import CityProfile
+from bot.records.fields import (
+    CHOICES,
+    STAFF_STATUSES,
+    STATUS_NOTE,
+    STATUSES,
+    ProposalFields,
+    display_value,
+    field_label,
+    label,
+    status_label,
+)
+from bot.records.prescreen import REQUIRED, Flag
+from bot.records.service import JST, RecordView
+from bot.records.validate import MAX_LENGTHS
+
+Block = dict[str, Any]
+
+DRAFT_CALLBACK = "records_draft"
+STATUS_NOTE_CALLBACK = "records_status_note"
+INFO_CALLBACK = "records_info"
+SHORTCUT_CALLBACK = "draft_from_message"
+ACTION_SAVE_DRAFT = "records_save_draft"
+ACTION_STATUS_PREFIX = "records_status_"
+ACTION_EDIT_DRAFT = "records_edit_draft"
+ACTION_DELETE_DRAFT = "records_delete_draft"
+ACTION_NEW_DRAFT = "records_new_draft"
+ACTION_OPEN_LINK = "records_open_link"
+INPUT_ACTION = "value"
+
+_SECTION_LIMIT = 2900
+_HOME_ITEMS = 25
+
+T: dict[str, dict[str, str]] = {
+    "ja": {
+        "modal_title": "提案の下書き",
+        "submit": "提出する",
+        "close": "閉じる",
+        "intro": ("これまでのご相談とSlackのプロフィールから入力しています。内容を確認・修正のうえ「提出する」を"
+                  "押してください。途中で「下書きとして保存」し、アプリのホームタブから続きを入力することもできます。"),
+        "section_org": "団体・ご担当者",
+        "section_proposal": "提案の内容",
+        "section_conditions": "実施の条件",
+        "save_draft": "下書きとして保存",
+        "draft_saved": "下書きを保存しました（{time}）。ホームタブからいつでも続きを入力できます。",
+        "already_submitted": "この提案はすでに提出済みです（受付番号 {rid}）。",
+        "select": "選択してください",
+        "asks_hint": "当てはまるものをすべて選んでください。",
+        "qa_hint": "デスクの職員に共有される内容です。共有したくない部分は削除してください。",
+        "submitted_title": "提出しました",
+        "submitted_body": ("受付番号 *{rid}* で提案を受け付けました。確認のメッセージを{where}にお送りします。"
+                           "公民連携デスクの職員が内容を確認し、ご連絡します。"),
+        "where_thread": "ご相談のスレッド",
+        "where_dm": "このアプリのメッセージ",
+        "loading_title": "提案の下書き",
+        "loading": "これまでのご相談から下書きを準備しています…",
+        "db_error": ("一時的な障害のため保存できませんでした。入力内容はこのまま残っています。"
+                     "少し時間をおいて、もう一度お試しください。"),
+        "not_allowed": "この下書きを編集する権限がありません。",
+        "not_found": "この下書きが見つかりませんでした。削除された可能性があります。",
+        "exists_title": "提出済みの提案",
+        "exists_body": ("このスレッドからの提案は提出済みです（受付番号 *{rid}*、ステータス: {status}）。"
+                        "内容の追加・変更は、このスレッドでお知らせいただくか、公民連携デスクにご連絡ください。\n{contact}"),
+        "confirm_head": "提案を受け付けました。受付番号: *{rid}*",
+        "confirm_next": ("*今後の流れ*\n公民連携デスクの職員が内容を確認し、このスレッドでご連絡します。"
+                         "その後、対話と庁内調整を経て、担当課が実施の可否を判断します。"
+                         "調整にお時間をいただく場合があります。"),
+        "confirm_notes": "*ご留意いただきたいこと*（ガイドラインより）",
+        "confirm_fallback": "提案を受け付けました。受付番号: {rid}",
+        "status_received": "受付番号 *{rid}* の提案を受け付けました（ステータス: 受付）。内容を確認のうえ、ご連絡します。",
+        "status_in_dialogue": "受付番号 *{rid}* の提案は、現在「対話・調整中」です。デスクの職員からご連絡します。",
+        "status_department_inquiry": "受付番号 *{rid}* の提案について、市の担当課に照会しています。回答まで今しばらくお待ちください。",
+        "status_approved": "受付番号 *{rid}* の提案について、実施が決定しました。今後の進め方はデスクの職員からご連絡します。",
+        "status_declined": "受付番号 *{rid}* の提案は、検討の結果、今回は見送りとなりました。ご提案いただきありがとうございました。",
+        "status_info_requested": "受付番号 *{rid}* の提案について、公民連携デスクから追加情報のお願いがあります。",
+        "reason": "*理由*",
+        "request": "*お願いの内容*",
+        "reply_hint": "ご返信・ご不明な点は、公民連携デスクまでお寄せください。{contact}",
+        "home_title": "公民連携デスク",
+        "home_intro": "ご相談から作成した提案の下書きと、提出した提案の状況です。",
+        "home_new": "提案の下書きを作成",
+        "home_mine": "あなたの提案",
+        "home_none": "まだ提案はありません。ご相談のあと「提案の下書きを作成」から始められます。",
+        "home_continue": "続きを入力",
+        "home_delete": "削除",
+        "home_delete_confirm": "この下書きを削除しますか？",
+        "home_delete_yes": "削除する",
+        "home_cancel": "やめる",
+        "home_updated": "更新",
+        "untitled": "（件名未入力）",
+    },
+    "en": {
+        "modal_title": "Draft proposal",
+        "submit": "Submit",
+        "close": "Close",
+        "intro": ("Prefilled from your conversation and Slack profile. Please check and edit, then press "
+                  "“Submit”. You can also “Save as draft” and finish later from the app's Home tab."),
+        "section_org": "Organization and contact",
+        "section_proposal": "The proposal",
+        "section_conditions": "Conditions",
+        "save_draft": "Save as draft",
+        "draft_saved": "Draft saved ({time}). You can finish it any time from the Home tab.",
+        "already_submitted": "This proposal has already been submitted (reference {rid}).",
+        "select": "Choose",
+        "asks_hint": "Choose all that apply.",
+        "qa_hint": "This is shared with the desk staff. Delete anything you do not want to share.",
+        "submitted_title": "Submitted",
+        "submitted_body": ("Your proposal has been received under reference *{rid}*. A confirmation follows in "
+                           "{where}. The desk staff will review it and contact you."),
+        "where_thread": "your conversation thread",
+        "where_dm": "this app's messages",
+        "loading_title": "Draft proposal",
+        "loading": "Preparing the draft from your conversation…",
+        "db_error": ("It could not be saved because of a temporary problem. Your entries are still here; "
+                     "please try again in a moment."),
+        "not_allowed": "You are not allowed to edit this draft.",
+        "not_found": "This draft was not found. It may have been deleted.",
+        "exists_title": "Already submitted",
+        "exists_body": ("The proposal from this thread has already been submitted (reference *{rid}*, status: "
+                        "{status}). To add or change anything, please say so in this thread or contact the "
+                        "desk.\n{contact}"),
+        "confirm_head": "We have received your proposal. Reference: *{rid}*",
+        "confirm_next": ("*What happens next*\nThe desk staff will review it and contact you in this thread. "
+                         "After dialogue and coordination inside the city, the responsible department decides "
+                         "whether it can go ahead. Coordination may take some time."),
+        "confirm_notes": "*Please note* (from the guideline, in Japanese)",
+        "confirm_fallback": "We have received your proposal. Reference: {rid}",
+        "status_received": "Your proposal *{rid}* has been received by the desk. We will contact you after review.",
+        "status_in_dialogue": "Your proposal *{rid}* is now in dialogue. The desk staff will contact you.",
+        "status_department_inquiry": ("We have asked the responsible department of the city about your "
+                                      "proposal *{rid}*. Thank you for waiting."),
+        "status_approved": "It has been decided to go ahead with your proposal *{rid}*. The desk staff will contact you.",
+        "status_declined": ("After review, your proposal *{rid}* will not be taken forward this time. Thank you "
+                            "for your proposal."),
+        "status_info_requested": "The desk asks for more information about your proposal *{rid}*.",
+        "reason": "*Reason*",
+        "request": "*Request*",
+        "reply_hint": "For replies or questions, please contact the desk. {contact}",
+        "home_title": "Partnership desk",
+        "home_intro": "Your proposal drafts and the status of the proposals you submitted.",
+        "home_new": "Draft a proposal",
+        "home_mine": "Your proposals",
+        "home_none": "No proposals yet. After a conversation, start with “Draft a proposal”.",
+        "home_continue": "Continue",
+        "home_delete": "Delete",
+        "home_delete_confirm": "Delete this draft?",
+        "home_delete_yes": "Delete",
+        "home_cancel": "Cancel",
+        "home_updated": "updated",
+        "untitled": "(no title yet)",
+    },
+}
+
+
+def t(lang: str, key: str, **kw: Any) -> str:
+    text = T["en" if lang == "en" else "ja"][key]
+    return text.format(**kw) if kw else text
+
+
+# --- primitives -------------------------------------------------------------------------------------
+
+
+def plain(text: str, limit: int = 75) -> dict:
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return {"type": "plain_text", "text": text, "emoji": True}
+
+
+def escape(text: str) -> str:
+    """Text a business typed, made inert for mrkdwn (no @channel, no fake links)."""
+    return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def cut(text: str, limit: int = _SECTION_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def section(text: str, **extra: Any) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": cut(text)}, **extra}
+
+
+def context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": cut(text, 2900)}]}
+
+
+def quote(text: str) -> str:
+    return "\n".join("> " + line for line in (text or "").splitlines() or [""])
+
+
+def local_time(value) -> str:
+    return value.astimezone(JST).strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+# --- the draft modal --------------------------------------------------------------------------------
+
+
+def _option(choices: dict[str, tuple[str, str]], key: str, lang: str) -> dict:
+    return {"text": plain(label(choices, key, lang)), "value": key}
+
+
+def _text_input(name: str, value: str, lang: str, *, multiline: bool = False, optional: bool = True,
+                hint: str | None = None) -> Block:
+    element: dict = {"type": "plain_text_input", "action_id": INPUT_ACTION, "multiline": multiline}
+    if name in MAX_LENGTHS:
+        element["max_length"] = MAX_LENGTHS[name]
+    if value:
+        element["initial_value"] = value[: MAX_LENGTHS.get(name, 3000)]
+    block: Block = {"type": "input", "block_id": name, "label": plain(field_label(name, lang)),
+                    "element": element, "optional": optional}
+    if hint:
+        block["hint"] = plain(hint, 150)
+    return block
+
+
+def _select_input(name: str, value: str, lang: str, *, radio: bool = False, optional: bool = True) -> Block:
+    choices = CHOICES[name]
+    element: dict = {"type": "radio_buttons" if radio else "static_select", "action_id": INPUT_ACTION,
+                     "options": [_option(choices, key, lang) for key in choices]}
+    if not radio:
+        element["placeholder"] = plain(t(lang, "select"))
+    if value in choices:
+        element["initial_option"] = _option(choices, value, lang)
+    return {"type": "input", "block_id": name, "label": plain(field_label(name, lang)), "element": element,
+            "optional": optional}
+
+
+def _checkbox_input(name: str, values: Sequence[str], lang: str, hint: str | None = None) -> Block:
+    choices = CHOICES[name]
+    element: dict = {"type": "checkboxes", "action_id": INPUT_ACTION,
+                     "options": [_option(choices, key, lang) for key in choices]}
+    chosen = [_option(choices, v, lang) for v in values if v in choices]
+    if chosen:
+        element["initial_options"] = chosen
+    block: Block = {"type": "input", "block_id": name, "label": plain(field_label(name, lang)),
+                    "element": element, "optional": True}
+    if hint:
+        block["hint"] = plain(hint, 150)
+    return block
+
+
+def draft_modal(fields: ProposalFields, *, lang: str, meta: dict, notice: str | None = None) -> Block:
+    """The editable proposal form; ``meta`` travels in ``private_metadata`` (record, key, thread)."""
+    req = set(REQUIRED)
+    blocks: list[Block] = [context(t(lang, "intro"))]
+    if notice:
+        blocks.append(section(f":white_check_mark: {notice}"))
+    blocks += [
+        {"type": "header", "text": plain(t(lang, "section_org"), 150)},
+        _text_input("org_name", fields.org_name, lang, optional=False),
+        _select_input("org_type", fields.org_type, lang, optional=False),
+        _text_input("org_department", fields.org_department, lang),
+        _text_input("contact_name", fields.contact_name, lang, optional=False),
+        _text_input("email", fields.email, lang),
+        _text_input("phone", fields.phone, lang),
+        {"type": "header", "text": plain(t(lang, "section_proposal"), 150)},
+        _text_input("title", fields.title, lang, optional="title" not in req),
+        _text_input("summary", fields.summary, lang, multiline=True, optional="summary" not in req),
+        _select_input("kind", fields.kind or "open", lang, radio=True),
+        _text_input("city_issue", fields.city_issue, lang, multiline=True),
+        _select_input("scheme", fields.scheme or "undecided", lang),
+        _checkbox_input("asks", fields.asks, lang, t(lang, "asks_hint")),
+        {"type": "header", "text": plain(t(lang, "section_conditions"), 150)},
+        _select_input("cost_burden", fields.cost_burden, lang, radio=True),
+        _text_input("schedule", fields.schedule, lang),
+        _text_input("place", fields.place, lang),
+        _select_input("personal_info", fields.personal_info, lang, radio=True),
+        _select_input("third_party_ip", fields.third_party_ip, lang, radio=True),
+        _text_input("qa_excerpt", fields.qa_excerpt, lang, multiline=True, hint=t(lang, "qa_hint")),
+        {"type": "actions", "block_id": "draft_actions",
+         "elements": [{"type": "button", "action_id": ACTION_SAVE_DRAFT, "text": plain(t(lang, "save_draft")),
+                       "value": "save"}]},
+    ]
+    return {"type": "modal", "callback_id": DRAFT_CALLBACK, "private_metadata": json.dumps(meta)[:3000],
+            "title": plain(t(lang, "modal_title"), 24), "submit": plain(t(lang, "submit"), 24),
+            "close": plain(t(lang, "close"), 24), "blocks": blocks}
+
+
+def fields_from_state(values: dict) -> ProposalFields:
+    """Read the modal's ``view.state.values`` back into fields (unknown blocks are ignored)."""
+    data: dict = {}
+    for block_id, actions in (values or {}).items():
+        state = (actions or {}).get(INPUT_ACTION) or {}
+        kind = state.get("type")
+        if kind in ("static_select", "radio_buttons"):
+            data[block_id] = ((state.get("selected_option") or {}).get("value")) or ""
+        elif kind == "checkboxes":
+            data[block_id] = [o.get("value") for o in state.get("selected_options") or [] if o.get("value")]
+        else:
+            data[block_id] = state.get("value") or ""
+    return ProposalFields.from_dict(data)
+
+
+def info_modal(title: str, text: str) -> Block:
+    """A read-only modal (loading, submitted, already-submitted, errors)."""
+    return {"type": "modal", "callback_id": INFO_CALLBACK, "title": plain(title, 24),
+            "close": plain("閉じる" if not text.isascii() else "Close", 24), "blocks": [section(text)]}
+
+
+def submitted_modal(record: RecordView, lang: str) -> Block:
+    where = t(lang, "where_thread") if record.thread_ts else t(lang, "where_dm")
+    return info_modal(t(lang, "submitted_title"), t(lang, "submitted_body", rid=record.record_id, where=where))
+
+
+def loading_modal(lang: str) -> Block:
+    return info_modal(t(lang, "loading_title"), t(lang, "loading"))
+
+
+def exists_modal(record: RecordView, city: CityProfile, lang: str) -> Block:
+    return info_modal(t(lang, "exists_title"), t(lang, "exists_body", rid=record.record_id,
+                                                  status=status_label(record.status, lang),
+                                                  contact=city.desk.contact_line(lang)))
+
+
+# --- messages to the business ----------------------------------------------------------------------
+
+
+def _rule_note(city: CityProfile, rule_id: str, titles: dict[str, str] | None) -> str | None:
+    rule = city.rules.get(rule_id)
+    if rule is None:
+        return None
+    return f"{quote(rule.quote)}\n— {rule.source.label((titles or {}).get(rule.source.doc))}"
+
+
+def confirmation_message(record: RecordView, city: CityProfile, lang: str,
+                         titles: dict[str, str] | None = None) -> tuple[str, list[Block]]:
+    """What the business reads in its thread after submitting: id, next steps, the guideline's notes."""
+    blocks = [section(t(lang, "confirm_head", rid=record.record_id)), section(t(lang, "confirm_next"))]
+    notes = [n for n in (_rule_note(city, rid, titles) for rid in ("confidentiality", "disclosure")) if n]
+    if notes:
+        blocks.append(section(t(lang, "confirm_notes") + "\n" + "\n".join(notes)))
+    blocks.append(context(escape(city.desk.contact_line(lang))))
+    return t(lang, "confirm_fallback", rid=record.record_id), blocks
+
+
+def status_message(record: RecordView, to_status: str, note: str | None, city: CityProfile,
+                   lang: str) -> tuple[str, list[Block]]:
+    """The business's view of one of the desk's steps (never the staff's internal details)."""
+    head = t(lang, f"status_{to_status}", rid=record.record_id)
+    blocks = [section(head)]
+    if note and to_status == "declined":
+        blocks.append(section(t(lang, "reason") + "\n" + quote(escape(note))))
+    elif note and to_status == "info_requested":
+        blocks.append(section(t(lang, "request") + "\n" + quote(escape(note))))
+    blocks.append(context(t(lang, "reply_hint", contact=escape(city.desk.contact_line(lang)))))
+    return head.replace("*", ""), blocks
+
+
+# --- the desk card ----------------------------------------------------------------------------------
+
+_FLAG_ICON = {"ineligible": ":no_entry:", "note": ":warning:", "missing": ":memo:"}
+
+
+def _fields_section(names: Iterable[str], record: RecordView) -> Block:
+    parts = []
+    for name in names:
+        value = getattr(record.fields, name)
+        parts.append({"type": "mrkdwn",
+                      "text": cut(f"*{field_label(name)}*\n{escape(display_value(name, value))}", 1900)})
+    return {"type": "section", "fields": parts}
+
+
+def desk_card(record: RecordView, flags: Sequence[Flag], *, precedents: Sequence[dict] | None = None,
+              last_change: dict | None = None) -> tuple[str, list[Block]]:
+    """The staff card: every field, the pre-screen flags with their citations, links, the desk's buttons."""
+    f = record.fields
+    rid = record.record_id or record.display_id
+    blocks: list[Block] = [
+        {"type": "header", "text": plain(f"{rid}｜{f.title or '（件名なし）'}", 150)},
+    ]
+    status = f"*ステータス:* {status_label(record.status)}"
+    if record.assigned_department:
+        status += f"（照会先: {escape(record.assigned_department)}）"
+    if last_change:
+        status += f"　最終更新 {last_change.get('at_label', '')} <@{last_change.get('actor', '')}>"
+    blocks.append(section(status, block_id="records_card_status"))
+    contact = " / ".join(x for x in (escape(f.email), escape(f.phone)) if x) or "—"
+    person = escape(f.contact_name or "—") + (f"（{escape(f.org_department)}）" if f.org_department else "")
+    blocks.append({"type": "section", "fields": [
+        {"type": "mrkdwn", "text": cut(f"*{field_label('org_name')}*\n{escape(f.org_name or '—')}", 1900)},
+        {"type": "mrkdwn", "text": f"*{field_label('org_type')}*\n{display_value('org_type', f.org_type)}"},
+        {"type": "mrkdwn", "text": cut(f"*{field_label('contact_name')}*\n{person}", 1900)},
+        {"type": "mrkdwn", "text": cut(f"*連絡先*\n{contact}", 1900)},
+    ]})
+    blocks.append(section(f"*{field_label('summary')}*\n{escape(f.summary or '—')}"))
+    if f.city_issue:
+        blocks.append(section(f"*{field_label('city_issue')}*\n{escape(f.city_issue)}"))
+    blocks.append(_fields_section(("kind", "scheme", "asks", "cost_burden", "schedule", "place"), record))
+    blocks.append(_fields_section(("personal_info", "third_party_ip"), record))
+    blocks.append({"type": "divider"})
+    if flags:
+        lines = ["*事前確認（職員向けの参考情報です。事業者には送信されません）*"]
+        for flag in flags:
+            line = f"{_FLAG_ICON.get(flag.severity, ':warning:')} {flag.message}"
+            if flag.quote:
+                line += f"\n{quote(flag.quote)}\n— {flag.citation}"
+            lines.append(line)
+        blocks.append(section("\n".join(lines), block_id="records_card_flags"))
+    else:
+        blocks.append(section("*事前確認*　ガイドライン上の注意点は見つかりませんでした。", block_id="records_card_flags"))
+    if precedents:
+        lines = ["*似ている事例*"]
+        for p in list(precedents)[:3]:
+            title = escape(str(p.get("title") or ""))
+            summary = escape(cut(str(p.get("summary") or ""), 160))
+            where = str(p.get("link_or_citation") or "")
+            where = f"<{where}|出典>" if where.startswith("http") else escape(where)
+            lines.append(f"• *{title}* — {summary}" + (f"（{where}）" if where else ""))
+        blocks.append(section("\n".join(lines), block_id="records_card_precedents"))
+    if f.qa_excerpt:
+        blocks.append(section(f"*相談の抜粋*\n{escape(cut(f.qa_excerpt, 1500))}"))
+    links = [f"提案者: <@{record.proposer_user_id}>"]
+    if record.permalink:
+        links.append(f"<{record.permalink}|相談スレッドを開く>")
+    links.append(f"提出 {local_time(record.submitted_at)}")
+    blocks.append(context("　".join(links)))
+    buttons = []
+    for status_key in STAFF_STATUSES:
+        button: dict = {"type": "button", "action_id": ACTION_STATUS_PREFIX + status_key,
+                        "text": plain(STATUSES[status_key][0]), "value": rid}
+        if status_key == "approved":
+            button["style"] = "primary"
+            button["confirm"] = {"title": plain("実施決定"), "text": plain(f"{rid} を「実施決定」にしますか？事業者に通知されます。", 300),
+                                 "confirm": plain("実施決定にする"), "deny": plain("やめる")}
+        elif status_key == "declined":
+            button["style"] = "danger"
+        buttons.append(button)
+    blocks.append({"type": "actions", "block_id": "records_status", "elements": buttons})
+    blocks.append(context("このカードのスレッドへの返信は職員メモです。事業者には転送されません。"))
+    text = f"新しい提案 {rid}：{f.title or '（件名なし）'}（{status_label(record.status)}）"
+    return text, blocks
+
+
+def status_note_modal(record_id: str, to_status: str, meta: dict) -> Block:
+    """Asks staff for the one value a step needs (department, reason, or the request to the business)."""
+    kind = STATUS_NOTE[to_status]
+    labels = {"department": ("照会先の担当課", "例: 都市整備部 交通政策課", "職員向けの記録です。事業者には通知しません。"),
+              "reason": ("見送りの理由", "事業者に伝える理由", "この理由は事業者のスレッドに送信されます。"),
+              "message": ("事業者への依頼内容", "例: 実施体制と概算費用を教えてください。",
+                          "この内容は事業者のスレッドに送信されます。")}
+    text, placeholder, hint = labels[kind]
+    return {
+        "type": "modal", "callback_id": STATUS_NOTE_CALLBACK, "private_metadata": json.dumps(meta),
+        "title": plain(STATUSES[to_status][0], 24), "submit": plain("記録する", 24), "close": plain("やめる", 24),
+        "blocks": [section(f"*{record_id}* を「{STATUSES[to_status][0]}」にします。"),
+                   {"type": "input", "block_id": "note", "label": plain(text), "hint": plain(hint, 150),
+                    "element": {"type": "plain_text_input", "action_id": INPUT_ACTION, "multiline": kind != "department",
+                                "max_length": 2000, "placeholder": plain(placeholder, 150)}}],
+    }
+
+
+# --- App Home ---------------------------------------------------------------------------------------
+
+
+def _record_line(record: RecordView, lang: str) -> str:
+    title = escape(record.fields.title) or t(lang, "untitled")
+    head = f"*{record.record_id}*　{title}" if record.record_id else title
+    return (f"{head}\n{status_label(record.status, lang)}｜{t(lang, 'home_updated')} "
+            f"{local_time(record.updated_at)}")
+
+
+def home_business(records: Sequence[RecordView], lang: str = "ja") -> Block:
+    """A business's own drafts and records (nobody else's: the query is by proposer)."""
+    blocks: list[Block] = [
+        {"type": "header", "text": plain(t(lang, "home_title"), 150)},
+        context(t(lang, "home_intro")),
+        {"type": "actions", "block_id": "records_home_actions", "elements": [
+            {"type": "button", "action_id": ACTION_NEW_DRAFT, "text": plain(t(lang, "home_new")),
+             "style": "primary", "value": "new"}]},
+        {"type": "header", "text": plain(t(lang, "home_mine"), 150)},
+    ]
+    if not records:
+        blocks.append(section(t(lang, "home_none")))
+    for record in list(records)[:_HOME_ITEMS]:
+        if record.status == "draft":
+            blocks.append(section(_record_line(record, lang), accessory={
+                "type": "button", "action_id": ACTION_EDIT_DRAFT, "text": plain(t(lang, "home_continue")),
+                "value": str(record.pk)}))
+            blocks.append({"type": "actions", "elements": [{
+                "type": "button", "action_id": ACTION_DELETE_DRAFT, "text": plain(t(lang, "home_delete")),
+                "value": str(record.pk), "style": "danger",
+                "confirm": {"title": plain(t(lang, "home_delete")), "text": plain(t(lang, "home_delete_confirm")),
+                            "confirm": plain(t(lang, "home_delete_yes")), "deny": plain(t(lang, "home_cancel"))}}]})
+        else:
+            extra = {}
+            if record.permalink:
+                extra["accessory"] = {"type": "button", "action_id": ACTION_OPEN_LINK, "url": record.permalink,
+                                      "text": plain("スレッド" if lang != "en" else "Thread"), "value": "link"}
+            blocks.append(section(_record_line(record, lang), **extra))
+    return {"type": "home", "blocks": blocks[:100]}
+
+
+def home_staff(counts: dict[str, int], queue: dict[str, Sequence[RecordView]],
+               own: Sequence[RecordView] = ()) -> Block:
+    """The desk's queue: counts per status, then the records of each open status, oldest first."""
+    blocks: list[Block] = [
+        {"type": "header", "text": plain("公民連携デスク（職員）", 150)},
+        {"type": "section", "block_id": "records_home_counts", "fields": [
+            {"type": "mrkdwn", "text": f"*{status_label(s)}*\n{n}件"} for s, n in counts.items()][:10]},
+        {"type": "actions", "block_id": "records_home_actions", "elements": [
+            {"type": "button", "action_id": ACTION_NEW_DRAFT, "text": plain("提案の下書きを作成"), "value": "new"}]},
+    ]
+    for status, records in queue.items():
+        if not records:
+            continue
+        blocks.append({"type": "header", "text": plain(f"{status_label(status)}（{counts.get(status, len(records))}件）", 150)})
+        for record in list(records)[:8]:
+            line = f"*{record.record_id}*　{escape(record.fields.title) or '（件名なし）'}\n" \
+                   f"{escape(record.fields.org_name) or '—'}｜提出 {local_time(record.submitted_at)}"
+            extra = {}
+            if record.desk_permalink:
+                extra["accessory"] = {"type": "button", "action_id": ACTION_OPEN_LINK, "url": record.desk_permalink,
+                                      "text": plain("カード"), "value": "card"}
+            blocks.append(section(line, **extra))
+            if len(blocks) > 90:
+                break
+    if own:
+        blocks.append({"type": "header", "text": plain("あなたの下書き", 150)})
+        for record in list(own)[:5]:
+            blocks.append(section(_record_line(record, "ja"), accessory={
+                "type": "button", "action_id": ACTION_EDIT_DRAFT, "text": plain("続きを入力"), "value": str(record.pk)}))
+    return {"type": "home", "blocks": blocks[:100]}
+
