@@ -54,7 +54,7 @@ class Answer:
         """The stable ``ppp-desk ask --json`` object."""
         return {
             "question": self.question,
-            "answer": self.text,
+            "answer": self.text + (f"\n\n{self.notice}" if self.notice else ""),
             "category": self.category,
             "abstained": self.abstained,
             "sources": [
