@@ -173,10 +173,10 @@ def extract_rules(turns: list[ConvTurn]) -> ProposalFields:
     data: dict = {}
     org_name, org_type = find_organization(joined)
     data["org_name"] = org_name
-    if _SOLE.search(joined):
-        data["org_type"] = "sole_proprietor"
-    elif org_type:
+    if org_type:  # a legal form in the name (株式会社…) outweighs loose words
         data["org_type"] = org_type
+    elif _SOLE.search(joined):
+        data["org_type"] = "sole_proprietor"
     elif _INDIVIDUAL.search(joined):
         data["org_type"] = "individual"
     if _TRIAL.search(joined):
