@@ -36,14 +36,14 @@ _KEYS = {
     "status": "status", "状態": "status", "ステータス": "status", "状況": "status",
     "kind": "kind", "type": "kind", "種類": "kind", "区分": "kind", "source": "kind",
 }
-# Record statuses as the desk calls them (the records feature's card buttons) → status codes.
-# Unknown values pass through unchanged, so a code typed verbatim always works.
+# Record statuses as the desk calls them (the records feature's labels, bot/records/fields.py) →
+# status codes.  Unknown values pass through lower-cased, so a code typed verbatim always works.
 STATUS_ALIASES = {
-    "下書き": "draft", "提出": "submitted", "提出済": "submitted", "新規": "submitted",
-    "受付": "received", "受付済": "received", "受付済み": "received",
-    "対話": "in_dialogue", "調整中": "in_dialogue", "対話・調整中": "in_dialogue", "対話調整中": "in_dialogue",
+    "下書き": "draft", "提出済み(受付待ち)": "submitted", "提出済み": "submitted", "提出済": "submitted",
+    "受付待ち": "submitted", "受付": "received", "受付済": "received", "受付済み": "received",
+    "対話・調整中": "in_dialogue", "対話": "in_dialogue", "調整中": "in_dialogue", "対話調整中": "in_dialogue",
     "担当課照会": "department_inquiry", "照会中": "department_inquiry",
-    "実施決定": "go", "決定": "go", "採択": "go",
+    "実施決定": "approved", "決定": "approved", "採択": "approved",
     "見送り": "declined", "不採択": "declined",
     "追加情報を依頼": "info_requested", "追加情報依頼": "info_requested", "情報依頼": "info_requested",
 }

@@ -247,8 +247,11 @@ def _normalized(scores: dict[Any, float]) -> dict[Any, float]:
     return {key: s / top for key, s in scores.items()} if top > 0 else {}
 
 
-def _ranked(scores: dict[Any, float]) -> list[Any]:
-    return [key for key, _ in sorted(scores.items(), key=lambda kv: (-kv[1], str(kv[0])))]
+def _ranked(scores: dict[Any, float], tiebreak: dict[Any, float] | None = None) -> list[Any]:
+    """Keys by score; equal scores (each space's best lexical match is 1.0) go by ``tiebreak``."""
+    tiebreak = tiebreak or {}
+    return [key for key, _ in sorted(scores.items(),
+                                     key=lambda kv: (-kv[1], -tiebreak.get(kv[0], -1.0), str(kv[0])))]
 
 
 def listing_order(items: Iterable[Precedent]) -> list[Precedent]:
@@ -338,9 +341,9 @@ class PrecedentSearch:
             for view, _ in rec_lex:
                 records[view.record_id] = view
             lexical.update(_normalized({("rec", v.record_id): s for v, s in rec_lex}))
-        fused = rrf([_ranked(dense), _ranked(lexical)])
+        fused = rrf([_ranked(dense), _ranked(lexical, dense)])
         out: list[Precedent] = []
-        for key in _ranked(fused):
+        for key in _ranked(fused, dense):
             space, ident = key
             if space == "doc":
                 _s, chunk = best_chunk.get(ident, (0.0, None))
