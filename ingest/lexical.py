@@ -31,7 +31,7 @@ def _tokenizer():
     if tok is None:
         from sudachipy import Dictionary
 
-        tok = _local.tokenizer = Dictionary(dict="core").create()
+        tok = _local.tokenizer = Dictionary(dict="core").tokenizer()
     return tok
 
 
