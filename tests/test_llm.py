@@ -12,7 +12,7 @@ import pytest
 
 from bot.engine.engine import Engine
 from bot.engine.llm import check_citations
-from tests.conftest import make_settings
+from conftest import make_settings
 
 
 class FakeOpenAI:
