@@ -86,8 +86,8 @@ def describe_error(exc: BaseException) -> tuple[str, float | None]:
                     retry_after = None
         error = ""
         data = getattr(response, "data", None)
-        if isinstance(data, dict):
-            error = str(data.get("error") or "")
+        if isinstance(data, dict) and isinstance(data.get("error"), str) and data["error"].isidentifier():
+            error = data["error"]  # Slack's error codes only (``ratelimited``), never a body's text
         return (f"http {status} {error}".strip()[:200], retry_after)
     return (type(exc).__name__[:200], None)
 

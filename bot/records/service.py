@@ -202,11 +202,15 @@ class RecordService:
     """The one place that writes records; see the module docstring for the guarantees."""
 
     def __init__(self, db: Database, settings: Settings, *, city: CityProfile | None = None,
-                 on_queued: Callable[[], None] | None = None) -> None:
+                 on_queued: Callable[[], None] | None = None,
+                 publish: Callable[..., None] | None = None) -> None:
         self.db = db
         self.settings = settings
         self.city = city
         self.on_queued = on_queued  # wakes the outbox worker after a commit that queued posts
+        # How events reach other features: inline by default (CLI); the Slack edge hands them to a
+        # background thread so that a listener's work (embedding a record) never delays an ack.
+        self.publish = publish or events.publish
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -217,7 +221,7 @@ class RecordService:
 
     def _announce(self, view: RecordView) -> None:
         if view.record_id:
-            events.publish("record_saved", settings=self.settings, record=view.to_dict())
+            self.publish("record_saved", settings=self.settings, record=view.to_dict())
 
     def _queued(self) -> None:
         if self.on_queued is not None:
@@ -322,7 +326,7 @@ class RecordService:
         assert isinstance(view, RecordView)
         log.info("records: %s deleted", view.display_id)
         if view.record_id:
-            events.publish("record_deleted", settings=self.settings, record_id=view.record_id)
+            self.publish("record_deleted", settings=self.settings, record_id=view.record_id)
         return view
 
     # --- the desk's steps ----------------------------------------------------------------------

@@ -178,11 +178,24 @@ def _deliver_business(rt: Runtime, job: OutboxJob) -> None:
     log.info("records: business told about %s (%s)", record.display_id, job.payload.get("template"))
 
 
+def _announcer():
+    """``bot.events.publish`` on one background thread: in order, and never on an ack's time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="records-events")
+
+    def publish(name: str, **payload: Any) -> None:
+        pool.submit(events.publish, name, **payload)
+
+    publish.pool = pool  # type: ignore[attr-defined]
+    return publish
+
+
 def make_runtime(settings: Settings, db: Database, client: WebClient, city: CityProfile, *,
                  is_staff: Callable[..., bool] | None = None, **worker_kw: Any) -> Runtime:
     """Service + outbox worker delivering through ``client`` (not started); ``worker_kw`` tunes
     polling and backoff.  Also what a process without the Slack app (a CLI drain) would use."""
-    service = RecordService(db, settings, city=city)
+    service = RecordService(db, settings, city=city, publish=_announcer())
     holder: dict[str, Runtime] = {}
     handlers = {
         "desk_card": lambda job: _deliver_desk_card(holder["rt"], job),
