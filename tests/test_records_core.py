@@ -9,12 +9,11 @@ profile (``knowledge/city.yaml``).  The LLM prefill runs against a local OpenAI-
 from __future__ import annotations
 
 import json
-import threading
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from conftest import KNOWLEDGE, make_settings
+from records_fake_llm import fake_chat_model
 
 from bot.city import load_city, parse_city
 from bot.records import blocks as rb
@@ -179,42 +178,14 @@ def test_turn_shapes_and_language() -> None:
     assert detect_language(["個人でも提案できますか？", "ok"]) == "ja"
 
 
-class _FakeOpenAI(BaseHTTPRequestHandler):
-    """A local OpenAI-compatible chat endpoint: the real client talks HTTP to it."""
-
-    reply = "{}"
-    requests: list[dict] = []
-
-    def do_POST(self) -> None:  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).requests.append(body)
-        out = json.dumps({"id": "c1", "object": "chat.completion", "created": 0, "model": body.get("model"),
-                          "choices": [{"index": 0, "finish_reason": "stop",
-                                       "message": {"role": "assistant", "content": type(self).reply}}],
-                          "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
-
-    def log_message(self, *args) -> None:
-        pass
-
-
 def test_llm_prefill_through_init_chat_model_then_rules_fill_the_gaps(tmp_path) -> None:
-    _FakeOpenAI.reply = ('Here you go: {"org_name": "青森テック", "title": "AIバスの実証", '
-                         '"scheme": "trial", "kind": "nonsense", "asks": ["data", "bogus"]}')
-    _FakeOpenAI.requests = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeOpenAI)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    reply = ('Here you go: {"org_name": "青森テック", "title": "AIバスの実証", '
+             '"scheme": "trial", "kind": "nonsense", "asks": ["data", "bogus"]}')
+    with fake_chat_model(reply) as model:
         settings = make_settings(tmp_path, LLM_MODEL="openai:gpt-4o-mini", LLM_API_KEY="sk-test",
-                                 LLM_BASE_URL=f"http://127.0.0.1:{server.server_address[1]}/v1")
+                                 LLM_BASE_URL=model.url)
         got = extract([ConvTurn("user", "株式会社青森テックです。費用は自社負担で実証したい。")], settings)
-    finally:
-        server.shutdown()
-    assert _FakeOpenAI.requests and "株式会社青森テック" in json.dumps(_FakeOpenAI.requests[0], ensure_ascii=False)
+    assert model.requests and "株式会社青森テック" in json.dumps(model.requests[0], ensure_ascii=False)
     assert got.org_name == "青森テック" and got.title == "AIバスの実証"  # the model's reading
     assert got.kind == "open"  # its invalid choice was dropped; the rules filled it
     assert got.asks == ["data"] and got.cost_burden == "self"

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from postgres_fixture import postgres_server, postgres_url  # noqa: F401 - fixtures
+from records_fake_llm import fake_chat_model
 from slack_helpers import (
     ASKER,
     DESK_CHANNEL,
@@ -161,7 +162,7 @@ def draft_via_shortcut(app: RunningApp, text: str, *, user: str = ASKER, channel
     message = {"type": "message", "user": user, "ts": new_ts(), "text": text}
     n = len(app.stub.calls("views.open"))
     assert app.sender.interactive(message_shortcut(rb.SHORTCUT_CALLBACK, message, user=user, channel=channel)).status == 200
-    return opened_view(app.stub, n + 1), message
+    return app.stub.wait_for("views.open", count=n + 1)[-1].json_param("view"), message
 
 
 def desk_cards(stub: SlackStub) -> list[Call]:
@@ -298,6 +299,26 @@ def test_question_to_card_to_status_change_to_proposer(tmp_path: Path, stub: Sla
         assert len(after) == before
         assert not any(note in json.dumps(c.params, ensure_ascii=False) for c in stub.calls()
                        if c.params.get("channel") != DESK_CHANNEL)
+
+
+def test_llm_prefill_opens_a_loading_modal_then_fills_it(tmp_path: Path, stub: SlackStub) -> None:
+    reply = json.dumps({"org_name": "株式会社ゆきテック", "title": "除雪ロボットの実証", "scheme": "trial",
+                        "summary": "歩道の除雪をロボットで実証します。"}, ensure_ascii=False)
+    with fake_chat_model(reply) as model:
+        settings = settings_for(tmp_path / "data", stub, f"sqlite:///{tmp_path / 'llm.db'}",
+                                LLM_MODEL="openai:gpt-4o-mini", LLM_API_KEY="sk-test", LLM_BASE_URL=model.url)
+        with records_app(settings, stub) as app:
+            view, _ = draft_via_shortcut(app, "ゆきテックです。歩道の除雪ロボットを試したいです。")
+            assert view["callback_id"] == rb.INFO_CALLBACK  # the trigger is used at once; the model may be slow
+            loading = stub.calls("views.open")[0]
+            filled = stub.wait_for("views.update")[0]
+            modal = filled.json_param("view")
+            assert modal["callback_id"] == rb.DRAFT_CALLBACK and filled.params["view_id"].startswith("V")
+            got = rb.fields_from_state(initial_state(modal))
+            assert (got.org_name, got.title, got.scheme) == ("株式会社ゆきテック", "除雪ロボットの実証", "trial")
+            assert got.contact_name == f"Test {ASKER}"  # the profile still fills its fields
+            assert "歩道の除雪ロボット" in json.dumps(model.requests[0], ensure_ascii=False)
+            assert loading.params["trigger_id"]
 
 
 # --- validation and pre-screen ----------------------------------------------------------------------
