@@ -288,6 +288,8 @@ def test_status_messages_to_the_business() -> None:
     assert "見送り" in json.dumps(declined, ensure_ascii=False) and "予算の都合" in json.dumps(declined, ensure_ascii=False)
     _, inquiry = rb.status_message(_record(), "department_inquiry", None, CITY, "ja")
     assert "担当課に照会" in json.dumps(inquiry, ensure_ascii=False)
+    text, request = rb.status_message(_record(language="en"), "info_requested", "Please send the budget.", CITY, "en")
+    assert "more information" in text and "> Please send the budget." in json.dumps(request, ensure_ascii=False)
 
 
 def test_home_views() -> None:

@@ -14,6 +14,7 @@ gets an engine that fails the test if anything asks it, since those paths must n
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -322,6 +323,22 @@ def test_llm_prefill_opens_a_loading_modal_then_fills_it(tmp_path: Path, stub: S
 
 
 # --- validation and pre-screen ----------------------------------------------------------------------
+
+
+def test_no_personal_data_in_the_records_logs(app: RunningApp, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="bot.records")
+    app.stub.fail("chat.postMessage", 500, times=3)  # the failure path logs too
+    view = draft_via_command(app)
+    secret = {**GOOD, "contact_name": "秘密 花子", "email": "secret.hanako@example.co.jp",
+              "summary": "社外秘の構想です", "phone": "017-999-1234"}
+    submit(app, view, **secret)
+    wait_card(app.stub)
+    wait_delivered(app)
+    records_logs = [r for r in caplog.records if r.name.startswith("bot.records")]
+    assert any("P-" in r.getMessage() for r in records_logs)  # it does log, by record number
+    text = "\n".join(r.getMessage() for r in records_logs)
+    for value in ("秘密 花子", "secret.hanako", "社外秘", "017-999-1234", "株式会社青森テック", ASKER):
+        assert value not in text
 
 
 def test_invalid_and_missing_fields_get_inline_japanese_errors(app: RunningApp) -> None:

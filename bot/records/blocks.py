@@ -256,7 +256,7 @@ def draft_modal(fields: ProposalFields, *, lang: str, meta: dict, notice: str | 
     req = set(REQUIRED)
     blocks: list[Block] = [context(t(lang, "intro"))]
     if notice:
-        blocks.append(section(f":white_check_mark: {notice}"))
+        blocks.append(section(notice if notice.startswith(":") else f":white_check_mark: {notice}"))
     blocks += [
         {"type": "header", "text": plain(t(lang, "section_org"), 150)},
         _text_input("org_name", fields.org_name, lang, optional=False),
@@ -303,25 +303,26 @@ def fields_from_state(values: dict) -> ProposalFields:
     return ProposalFields.from_dict(data)
 
 
-def info_modal(title: str, text: str) -> Block:
+def info_modal(title: str, text: str, lang: str = "ja") -> Block:
     """A read-only modal (loading, submitted, already-submitted, errors)."""
     return {"type": "modal", "callback_id": INFO_CALLBACK, "title": plain(title, 24),
-            "close": plain("閉じる" if not text.isascii() else "Close", 24), "blocks": [section(text)]}
+            "close": plain(t(lang, "close"), 24), "blocks": [section(text)]}
 
 
 def submitted_modal(record: RecordView, lang: str) -> Block:
     where = t(lang, "where_thread") if record.thread_ts else t(lang, "where_dm")
-    return info_modal(t(lang, "submitted_title"), t(lang, "submitted_body", rid=record.record_id, where=where))
+    return info_modal(t(lang, "submitted_title"), t(lang, "submitted_body", rid=record.record_id, where=where),
+                      lang)
 
 
 def loading_modal(lang: str) -> Block:
-    return info_modal(t(lang, "loading_title"), t(lang, "loading"))
+    return info_modal(t(lang, "loading_title"), t(lang, "loading"), lang)
 
 
 def exists_modal(record: RecordView, city: CityProfile, lang: str) -> Block:
     return info_modal(t(lang, "exists_title"), t(lang, "exists_body", rid=record.record_id,
                                                   status=status_label(record.status, lang),
-                                                  contact=city.desk.contact_line(lang)))
+                                                  contact=city.desk.contact_line(lang)), lang)
 
 
 # --- messages to the business ----------------------------------------------------------------------

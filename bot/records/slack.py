@@ -460,7 +460,7 @@ def register(app: App, ctx: Any, *, worker_options: dict | None = None) -> Runti
                                   language=lang)
         except (NotAllowed, RecordNotFound) as exc:
             key = "not_allowed" if isinstance(exc, NotAllowed) else "not_found"
-            client.views_update(view_id=view["id"], view=rb.info_modal(rb.t(lang, "modal_title"), rb.t(lang, key)))
+            client.views_update(view_id=view["id"], view=rb.info_modal(rb.t(lang, "modal_title"), rb.t(lang, key), lang))
             return
         except SQLAlchemyError as exc:
             log.error("records: draft not saved (%s)", type(exc).__name__)
@@ -469,7 +469,7 @@ def register(app: App, ctx: Any, *, worker_options: dict | None = None) -> Runti
             return
         if result.replayed:
             client.views_update(view_id=view["id"], view=rb.info_modal(
-                rb.t(lang, "modal_title"), rb.t(lang, "already_submitted", rid=result.record.record_id)))
+                rb.t(lang, "modal_title"), rb.t(lang, "already_submitted", rid=result.record.record_id), lang))
             return
         meta["rid"] = result.record.pk
         saved_at = utcnow().astimezone(JST).strftime("%H:%M")
