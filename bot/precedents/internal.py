@@ -177,6 +177,39 @@ class _View:
     chunk_tokens: list[list[str]] = field(default_factory=list)
     vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     lexical: LexicalIndex | None = None  # None: stale, rebuilt on the next lexical search
+    # Filter masks over records, cached per Filters value (paging repeats the same filters).
+    record_order: list[str] = field(default_factory=list)
+    record_pos: dict[str, int] = field(default_factory=dict)
+    chunk_rec: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    masks: dict[Filters, np.ndarray] = field(default_factory=dict)
+
+    def index_records(self) -> _View:
+        """Positions of records and of each passage's record (after the lists are filled)."""
+        self.record_order = list(self.records)
+        self.record_pos = {rid: i for i, rid in enumerate(self.record_order)}
+        self.chunk_rec = np.fromiter((self.record_pos.get(r, -1) for r in self.chunk_record), dtype=np.int64,
+                                     count=len(self.chunk_record))
+        return self
+
+    def record_mask(self, filters: Filters) -> np.ndarray:
+        """Which records (in ``record_order``) pass ``filters``; cached per Filters value."""
+        mask = self.masks.get(filters)
+        if mask is None:
+            mask = np.fromiter((record_matches(self.records[r], filters) for r in self.record_order),
+                               dtype=bool, count=len(self.record_order))
+            if len(self.masks) > 64:
+                self.masks.clear()
+            self.masks[filters] = mask
+        return mask
+
+    def chunk_mask(self, filters: Filters, exclude: Iterable[str]) -> np.ndarray | None:
+        """Which passages belong to records passing ``filters`` and not excluded (None: all)."""
+        excluded = [self.record_pos[r] for r in exclude if r in self.record_pos]
+        if filters.empty and not excluded:
+            return None
+        mask = self.record_mask(filters).copy()
+        mask[excluded] = False
+        return np.append(mask, False)[self.chunk_rec]  # position -1 (no record) reads the False
 
 
 class InternalIndex:
@@ -246,7 +279,7 @@ class InternalIndex:
                 vectors.append(vec)
             view.vectors = _unit(np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1)) \
                 if vectors else np.zeros((0, 0), dtype=np.float32)
-            self._view = view
+            self._view = view.index_records()
 
     # --- writes ------------------------------------------------------------------------------------
     def upsert(self, record: dict[str, Any]) -> RecordView:
@@ -323,7 +356,7 @@ class InternalIndex:
             chunk_record=[view.chunk_record[i] for i in keep_rows] + [m["record_id"] for m in metas],
             chunk_tokens=[view.chunk_tokens[i] for i in keep_rows] + [m["tokens"].split() for m in metas],
             vectors=stacked,
-        )
+        ).index_records()
 
     # --- reads -------------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -336,13 +369,14 @@ class InternalIndex:
         self.refresh()
         return dict(self._view.records)
 
-    def allowed(self, filters: Filters, exclude: Iterable[str] = ()) -> set[str] | None:
+    def allowed(self, filters: Filters, exclude: Iterable[str] = ()) -> list[str] | None:
         """Record ids passing ``filters`` (None: no restriction at all)."""
+        view = self._view
         excluded = set(exclude)
         if filters.empty and not excluded:
             return None
-        return {rid for rid, v in self._view.records.items()
-                if rid not in excluded and record_matches(v, filters)}
+        mask = view.record_mask(filters)
+        return [view.record_order[i] for i in np.flatnonzero(mask) if view.record_order[i] not in excluded]
 
     def dense(self, vector: list[float], k: int, filters: Filters = NO_FILTERS,
               exclude: Iterable[str] = ()) -> list[tuple[RecordView, float]]:
@@ -351,13 +385,12 @@ class InternalIndex:
         view = self._view
         if not view.chunk_ids or k <= 0 or filters.kind not in ("", "record"):
             return []
-        allowed = self.allowed(filters, exclude)
         q = _unit(np.asarray(vector, dtype=np.float32).reshape(1, -1))[0]
         sims = view.vectors @ q
-        if allowed is not None:
-            mask = np.fromiter((r in allowed for r in view.chunk_record), dtype=bool, count=len(sims))
+        mask = view.chunk_mask(filters, exclude)
+        if mask is not None:
             sims = np.where(mask, sims, -np.inf)
-        return self._top(sims, k)
+        return _top(view, sims, k)
 
     def lexical(self, query: str | list[str], k: int, filters: Filters = NO_FILTERS,
                 exclude: Iterable[str] = ()) -> list[tuple[RecordView, float]]:
@@ -372,22 +405,25 @@ class InternalIndex:
         scores = np.asarray(view.lexical.scores(query), dtype=np.float32)
         if not len(scores):
             return []
-        allowed = self.allowed(filters, exclude)
-        if allowed is not None:
-            mask = np.fromiter((r in allowed for r in view.chunk_record), dtype=bool, count=len(scores))
+        mask = view.chunk_mask(filters, exclude)
+        if mask is not None:
             scores = np.where(mask, scores, 0.0)
         scores = np.where(scores > 0, scores, -np.inf)
-        return self._top(scores, k)
+        return _top(view, scores, k)
 
-    def _top(self, scores: np.ndarray, k: int) -> list[tuple[RecordView, float]]:
-        view = self._view
-        if not len(scores):
-            return []
-        n = min(len(scores), max(k * 4, k + 8))
+
+def _top(view: _View, scores: np.ndarray, k: int) -> list[tuple[RecordView, float]]:
+    """Best ``k`` records from per-passage scores (a record counts once, with its best passage)."""
+    if not len(scores):
+        return []
+    out: list[tuple[RecordView, float]] = []
+    seen: set[str] = set()
+    n = min(len(scores), max(k * 4, k + 8))
+    while True:
         order = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
         order = order[np.argsort(-scores[order], kind="stable")]
-        out: list[tuple[RecordView, float]] = []
-        seen: set[str] = set()
+        out.clear()
+        seen.clear()
         for i in order:
             if not np.isfinite(scores[i]):
                 break
@@ -397,8 +433,10 @@ class InternalIndex:
             seen.add(rid)
             out.append((view.records[rid], float(scores[i])))
             if len(out) >= k:
-                break
-        return out
+                return out
+        if n >= len(scores) or (len(order) and not np.isfinite(scores[order[-1]])):
+            return out
+        n = min(len(scores), n * 4)  # many passages of few records: look further
 
 
 def _unit(matrix: np.ndarray) -> np.ndarray:

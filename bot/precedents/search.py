@@ -308,8 +308,8 @@ class PrecedentSearch:
         """No search text: every match, newest first (filters alone are a question too)."""
         out = [p.precedent(0.0) for p in self._public_profiles(filters).values()]
         if filters.kind in ("", "record"):
-            allowed = self.internal.allowed(filters, exclude)
             records = self.internal.records()
+            allowed = self.internal.allowed(filters, exclude)
             views = records.values() if allowed is None else (records[r] for r in allowed if r in records)
             out.extend(record_precedent(v, 0.0) for v in views)
         return listing_order(out)
