@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     logging.basicConfig(level=logging.DEBUG if args.verbose else getattr(logging, settings.log_level, 20),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
-    for noisy in ("chromadb", "httpx", "urllib3"):
+    for noisy in ("chromadb", "httpx", "urllib3", "sqlalchemy", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return args.handler(args, settings)
