@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from conftest import make_settings
 
 from bot.engine.engine import Engine
 from bot.engine.llm import check_citations
-from conftest import make_settings
 
 
 class FakeOpenAI:
