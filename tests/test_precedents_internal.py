@@ -178,3 +178,16 @@ def test_settings_refuse_one_collection_for_both_spaces(tmp_path) -> None:
     with pytest.raises(ValidationError):
         make_settings(tmp_path, PPP_COLLECTION="shared", PPP_INTERNAL_COLLECTION="shared")
     assert make_settings(tmp_path).internal_dir != make_settings(tmp_path).chroma_dir
+
+
+def test_a_collection_of_another_model_or_without_the_marker_is_refused(s: Settings) -> None:
+    from bot.precedents.internal import InternalStoreError
+
+    client = open_internal_client(s)
+    client.create_collection(s.internal_collection, metadata={"space": "internal", "embedding_model": "other"})
+    with pytest.raises(InternalStoreError, match="other"):
+        InternalIndex(s)
+    unmarked = s.model_copy(update={"internal_collection": s.internal_collection + "_plain"})
+    client.create_collection(unmarked.internal_collection, metadata={"note": "made by hand"})
+    with pytest.raises(InternalStoreError, match="not marked internal"):
+        InternalIndex(unmarked)

@@ -178,3 +178,18 @@ def test_no_internal_text_reaches_any_slack_call_made_for_a_business(running: Ru
     _command(running, "AIカメラ 歩行者", STAFF)
     running.wait_idle()
     assert any(tag in _all_text(c) for c in stub.calls("response_url"))
+
+
+def test_a_broken_internal_store_gets_a_polite_note(kb_settings: Settings, tmp_path: Path, stub: SlackStub,
+                                                    engine) -> None:
+    from bot.precedents.internal import open_internal_client
+    from bot.precedents.render import FAILED
+
+    settings = make_slack_settings(kb_settings.data_dir, stub, db_path=tmp_path / "slack.db",
+                                   DESK_STAFF_USER_IDS=STAFF, PPP_INTERNAL_COLLECTION=f"t_bad_{uuid.uuid4().hex[:8]}")
+    open_internal_client(settings).create_collection(
+        settings.internal_collection, metadata={"space": "internal", "embedding_model": "another-model"})
+    with running_app(settings, stub, engine=engine) as app:
+        _command(app, "AI", STAFF)
+        note = stub.wait_for("response_url")[0]
+        assert note.params["text"] == FAILED and not note.blocks

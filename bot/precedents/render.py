@@ -38,6 +38,8 @@ STATUS_LABELS = {
 REFUSAL = ("申し訳ありません。前例検索は公民連携デスクの職員専用の機能のため、ご利用いただけません。"
            "制度や手続きについてのご質問は `/ppp 質問` でお尋ねください。\n"
            "(Sorry, precedent search is for the desk's staff only. Please ask questions with `/ppp`.)")
+FAILED = ("申し訳ありません。前例の検索中にエラーが発生しました。しばらくしてからもう一度お試しください。"
+          "続く場合は管理者にお知らせください。")
 HELP = ("前例検索の使い方です。`/ppp-precedents 実証実験 AI year:2023 city:青森市` のように、キーワードと"
         "条件（scheme / field / city / year / status）を入力してください。条件だけでも検索できます。")
 

@@ -76,8 +76,15 @@ def _is_staff(ctx: Any, user: str, client: WebClient | None) -> bool:
     return bool(user) and ctx.staff.is_staff(user, client)
 
 
-def _page(ctx: Any, query: str, filters: Filters, offset: int = 0) -> SearchPage:
-    return search_page(ctx.settings, query, filters, limit=render.PAGE_SIZE, offset=offset)
+def _results(ctx: Any, query: str, filters: Filters, offset: int = 0,
+             ignored: tuple[str, ...] = ()) -> tuple[str, list[dict] | None]:
+    """(fallback text, blocks) of one page; a failure becomes a polite note, never silence."""
+    try:
+        page: SearchPage = search_page(ctx.settings, query, filters, limit=render.PAGE_SIZE, offset=offset)
+    except Exception as exc:  # noqa: BLE001 - the person waiting must hear back
+        log.exception("precedents: search failed (%s)", type(exc).__name__)
+        return render.FAILED, None
+    return render.fallback_text(page), render.page_blocks(page, ignored=ignored)
 
 
 def _modal(ctx: Any, query: str, filters: Filters, metadata: dict[str, Any]) -> dict:
@@ -122,8 +129,7 @@ def register(app: App, ctx: Any) -> None:
             if not opened:
                 _reply(client, body, render.HELP)
             return
-        page = _page(ctx, parsed.text, parsed.filters)
-        _reply(client, body, render.fallback_text(page), render.page_blocks(page, ignored=parsed.ignored))
+        _reply(client, body, *_results(ctx, parsed.text, parsed.filters, ignored=parsed.ignored))
 
     app.command("/ppp-precedents")(ack=ack_command, lazy=[run_command])
 
@@ -138,8 +144,8 @@ def register(app: App, ctx: Any) -> None:
             return
         action = (body.get("actions") or [{}])[0]
         query, filters, offset = render.parse_page_value(action.get("value"))
-        page = _page(ctx, query, filters, offset)
-        _reply(client, body, render.fallback_text(page), render.page_blocks(page), replace=True)
+        text, blocks = _results(ctx, query, filters, offset)
+        _reply(client, body, text, blocks, replace=blocks is not None)
 
     app.action(re.compile(f"^{render.ACTION_PAGE}_"))(ack=ack_only, lazy=[turn_page])
 
@@ -171,8 +177,8 @@ def register(app: App, ctx: Any) -> None:
         keyword, chosen = render.modal_choices((view.get("state") or {}).get("values") or {})
         parsed = parse_query(keyword)
         filters = merge(parsed.filters, chosen)
-        page = _page(ctx, parsed.text, filters)
-        _reply(client, {"user": {"id": user}}, render.fallback_text(page), render.page_blocks(page),
+        text, blocks = _results(ctx, parsed.text, filters, ignored=parsed.ignored)
+        _reply(client, {"user": {"id": user}}, text, blocks,
                response_url=meta.get("response_url") or None, channel=meta.get("channel") or None,
                thread_ts=meta.get("thread_ts") or None)
 
@@ -196,7 +202,6 @@ def on_desk_mention(event: dict[str, Any], client: WebClient, ctx: Any, say: Any
         say(text=render.HELP, thread_ts=thread_ts)
         return True
     parsed = parse_query(raw)
-    page = _page(ctx, parsed.text, parsed.filters)
-    say(text=render.fallback_text(page), blocks=render.page_blocks(page, ignored=parsed.ignored),
-        thread_ts=thread_ts)
+    text, blocks = _results(ctx, parsed.text, parsed.filters, ignored=parsed.ignored)
+    say(text=text, blocks=blocks, thread_ts=thread_ts)
     return True
