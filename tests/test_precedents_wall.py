@@ -102,14 +102,20 @@ def test_questions_are_never_indexed_into_the_public_collection(walled: tuple[Se
 _FORBIDDEN_MODULES = ("bot.precedents", "chromadb", "langchain_chroma")
 _FORBIDDEN_NAMES = {"internal_collection", "internal_dir", "InternalIndex", "open_internal_client",
                     "get_internal_index", "PersistentClient", "HttpClient"}
-BUSINESS_PATH = ["bot/engine", "bot/answer.py"]
+# The answer engine and everything that serves businesses with its answers.  (bot/slack/app.py is the
+# composition root that loads every feature, the staff one included, so it is not on this list.)
+BUSINESS_PATH = ["bot/engine", "bot/answer.py", "bot/commands.py", "bot/evaluation.py",
+                 "bot/slack/listeners.py", "bot/slack/blocks.py", "bot/slack/context.py"]
 
 
 def _business_files() -> list[Path]:
     files: list[Path] = []
     for rel in BUSINESS_PATH:
         path = PROJECT_ROOT / rel
-        files += sorted(path.rglob("*.py")) if path.is_dir() else [path]
+        if path.is_dir():
+            files += sorted(path.rglob("*.py"))
+        elif path.exists():
+            files.append(path)
     return files
 
 
@@ -134,7 +140,7 @@ def violations(source: str) -> list[str]:
 
 def test_the_business_path_has_no_reference_to_the_internal_space() -> None:
     files = _business_files()
-    assert files, "business path files not found"
+    assert any("engine" in f.parts for f in files), "the engine's files were not found"
     bad = {str(f.relative_to(PROJECT_ROOT)): v for f in files if (v := violations(f.read_text("utf-8")))}
     assert bad == {}
 
