@@ -123,7 +123,13 @@ class ChunkStore:
         return {m["doc_id"]: DocRecord.from_metadata(m) for m in got["metadatas"] or []}
 
     def commit_document(self, record: DocRecord) -> None:
-        self.manifest.upsert(ids=[record.doc_id], embeddings=[[1.0]], metadatas=[record.to_metadata()])
+        self.commit_documents([record])
+
+    def commit_documents(self, records: Sequence[DocRecord]) -> None:
+        """Make documents live (one round trip); call only after all their chunks are stored."""
+        if records:
+            self.manifest.upsert(ids=[r.doc_id for r in records], embeddings=[[1.0] for _ in records],
+                                 metadatas=[r.to_metadata() for r in records])
 
     def forget_document(self, doc_id: str) -> None:
         self.manifest.delete(ids=[doc_id])

