@@ -9,6 +9,7 @@ what a citation needs: document, title, section path, page, position and a conte
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -196,6 +197,9 @@ def _content_hash(*parts: object) -> str:
 def chunk_document(doc: LoadedDocument, max_chars: int = 360) -> list[Chunk]:
     """Split a loaded document into citable chunks (pure: same input, same ids)."""
     splitter = _splitter(max_chars)
+    # Document metadata is stored with every chunk (title, type: the citation) and the title is part
+    # of the embedded text, so a front-matter edit must give new ids, or the old chunks would be kept.
+    meta_key = json.dumps(doc.metadata, sort_keys=True, ensure_ascii=False, default=str)
     chunks: list[Chunk] = []
     seen: dict[str, int] = {}
     for block in merge_small_sections(_blocks(doc), max_chars):
@@ -204,7 +208,7 @@ def chunk_document(doc: LoadedDocument, max_chars: int = 360) -> list[Chunk]:
             piece = piece.strip()
             if not piece:
                 continue
-            digest = _content_hash(doc.doc_id, section, block.page, piece)
+            digest = _content_hash(doc.doc_id, meta_key, section, block.page, piece)
             n = seen.get(digest, 0)
             seen[digest] = n + 1
             chunk_id = f"{doc.doc_id}::{digest[:16]}" + (f"-{n}" if n else "")

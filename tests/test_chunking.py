@@ -184,6 +184,16 @@ def test_same_text_in_another_document_gets_another_id() -> None:
     assert a.hash != b.hash and a.id != b.id
 
 
+def test_metadata_edit_changes_every_id() -> None:
+    """Title and type travel with each chunk, so a front-matter fix must replace every chunk."""
+    text = "## 一\n\n一つ目の説明。\n\n## 二\n\n二つ目の説明。\n"
+    before = [c.id for c in chunk_document(_doc(text))]
+    retitled = [c.id for c in chunk_document(_doc(text, title="改題した文書"))]
+    retyped = [c.id for c in chunk_document(_doc(text, doc_type="guideline"))]
+    assert len(before) == 2
+    assert not set(before) & set(retitled) and not set(before) & set(retyped)
+
+
 def test_repeated_identical_passages_get_distinct_ids() -> None:
     chunks = chunk_document(_doc("## 節\n\n同じ文。\n\n<!-- x -->\n\n## 別\n\n別の文。\n\n## 節\n\n同じ文。\n"))
     ids = [c.id for c in chunks]
