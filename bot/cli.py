@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", help="answer one question")
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print the Answer as one JSON object")
+    p.add_argument("--doc-type", action="append", help="only passages of this doc_type (repeatable)")
+    p.add_argument("--doc", action="append", help="only passages of this document id (repeatable)")
     p.set_defaults(handler=_lazy("bot.commands", "ask"))
 
     p = sub.add_parser("chat", help="interactive local conversation")

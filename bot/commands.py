@@ -44,7 +44,8 @@ def ask(args: argparse.Namespace, settings: Settings) -> int:
     engine = _engine(settings)
     if engine is None:
         return 2
-    answer = engine.answer(args.question)
+    answer = engine.answer(args.question, doc_types=set(args.doc_type or ()) or None,
+                           doc_ids=set(args.doc or ()) or None)
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False))
     else:

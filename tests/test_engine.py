@@ -188,3 +188,10 @@ def test_eval_rejects_a_broken_set_with_the_line_number(kb_settings, tmp_path) -
     bad.write_text('{"id": "a", "q": "x", "answerable": true}\n{not json\n', "utf-8")
     proc = _cli(kb_settings, "eval", "--set", str(bad))
     assert proc.returncode == 2 and "bad.jsonl:2" in proc.stderr
+
+
+def test_answers_can_be_restricted_to_a_document_type(engine) -> None:
+    only_cases = engine.answer("実証実験の事例を教えてください", doc_types={"case_study"})
+    assert only_cases.sources and {s.doc_type for s in only_cases.sources} == {"case_study"}
+    only_guideline = engine.answer("実証実験の費用はだれが負担するのですか？", doc_types={"guideline"})
+    assert {s.doc_type for s in only_guideline.sources} == {"guideline"}

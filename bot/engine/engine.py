@@ -25,7 +25,7 @@ from bot.engine.classify import (
     is_refusal,
 )
 from bot.engine.compose import Composer, compose_extractive, idf_table, key_phrases, salient_tokens
-from bot.engine.retrieve import Hit, RetrievalParams, Retriever
+from bot.engine.retrieve import Hit, RetrievalParams, Retriever, make_filter
 from ingest.config import Settings
 from ingest.index import KnowledgeIndex
 from ingest.lexical import tokenize
@@ -97,10 +97,13 @@ class Engine:
 
     # --- public API ------------------------------------------------------------------------------
     def retrieve(self, question: str, k: int = K, params: RetrievalParams | None = None,
-                 history: list[Turn] | None = None) -> list[Hit]:
+                 history: list[Turn] | None = None, doc_types: set[str] | None = None,
+                 doc_ids: set[str] | None = None) -> list[Hit]:
+        """Top-k passages for a question (optionally only of some document types or documents)."""
         query = self._contextual_query(question, history)
         expansion = expand_english(query) if detect_language(query) == "en" else expand_synonyms(query)
-        return self.retriever.retrieve(query, k, lexical_query=f"{query} {expansion}", params=params)
+        return self.retriever.retrieve(query, k, lexical_query=f"{query} {expansion}", params=params,
+                                       keep=make_filter(doc_types, doc_ids))
 
     @staticmethod
     def _contextual_query(question: str, history: list[Turn] | None) -> str:
@@ -108,8 +111,12 @@ class Engine:
             return f"{history[-1].question} {question}"
         return question
 
-    def answer(self, question: str, history: list[Turn] | None = None) -> Answer:
-        """Answer one question (never raises for bad input: returns a polite message instead)."""
+    def answer(self, question: str, history: list[Turn] | None = None, *, doc_types: set[str] | None = None,
+               doc_ids: set[str] | None = None) -> Answer:
+        """Answer one question (never raises for bad input: returns a polite message instead).
+
+        ``doc_types`` / ``doc_ids`` restrict the passages used (e.g. only the guideline).
+        """
         start = time.perf_counter()
         question = (question or "").strip()
         language = detect_language(question)
@@ -135,7 +142,7 @@ class Engine:
         else:
             salient = salient_tokens(query, self._city_tokens)
         synonyms = salient_tokens(expand_synonyms(query), self._city_tokens) if language == "ja" else frozenset()
-        hits = self.retrieve(question, K, history=history)
+        hits = self.retrieve(question, K, history=history, doc_types=doc_types, doc_ids=doc_ids)
         coverage = self._coverage(salient, hits)
         top_dense = max((h.dense for h in hits), default=0.0)
         if not hits:
