@@ -123,6 +123,11 @@ def slash_command(command: str, text: str, *, user: str = ASKER, channel: str = 
             "response_url": response_url, "trigger_id": trigger_id or new_trigger_id()}
 
 
+def slack_command_payload(command: str, text: str, **kw: Any) -> dict[str, Any]:
+    """A slash command as Socket Mode delivers it (the same fields, as JSON)."""
+    return dict(slash_command(command, text, **kw))
+
+
 def find_button(blocks: list[dict[str, Any]], action_id: str) -> dict[str, Any]:
     """The button element with ``action_id`` in posted blocks (actions or section accessories)."""
     for block in blocks:
@@ -307,7 +312,12 @@ def running_app(settings: Settings, stub: SlackStub, *, engine: Any = None, db: 
     events.unsubscribe_all()  # hooks are process-global; each app registers its features afresh
     own_db = db is None
     db = db or Database(settings.db_url)
-    app = build_app(settings, engine=engine, db=db)
+    try:
+        app = build_app(settings, engine=engine, db=db)
+    except BaseException:
+        if own_db:
+            db.dispose()
+        raise
     server, thread = start_http_server(app, bind_socket("127.0.0.1", 0))
     try:
         yield RunningApp(app, context_of(app), server, server.url, SlackSender(server.url), stub)

@@ -143,7 +143,7 @@ def build_app(settings: Settings, *, client: WebClient | None = None, engine: An
         engine = get_engine(settings)
     ctx = SlackContext(settings=settings, db=db, engine=engine, city=load_city(settings.knowledge_dir),
                        staff=StaffDirectory(settings, client), client=client)
-    app = App(token=settings.slack_bot_token, client=client, signing_secret=settings.slack_signing_secret,
+    app = App(client=client, signing_secret=settings.slack_signing_secret,
               request_verification_enabled=bool(settings.slack_signing_secret), process_before_response=False,
               logger=_bolt_logger(), name="ppp-desk",
               listener_executor=TrackedExecutor(LISTENER_THREADS))

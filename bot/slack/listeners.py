@@ -27,7 +27,7 @@ from bot.answer import Answer
 from bot.slack import blocks as bk
 from bot.slack.context import SlackContext
 from bot.slack.history import context_turns, get_turn, record_turn, set_answer_ts, thread_turns
-from bot.slack.logs import kv, retry_handlers
+from bot.slack.logs import error_code, kv, retry_handlers
 from bot.slack.models import Feedback, Handoff
 from bot.slack.texts import detect_language, t
 
@@ -73,7 +73,7 @@ def call_api(client: WebClient, method: str, *, event_id: str | None = None, **k
         return resp.data if isinstance(resp.data, dict) else {}
     except SlackApiError as exc:
         log.error(kv("slack_call_failed", method=method, event_id=event_id,
-                     status=exc.response.status_code, error=exc.response.get("error")))
+                     status=exc.response.status_code, error=error_code(exc.response.get("error"))))
     except Exception as exc:  # noqa: BLE001 - connection errors after the retries ran out
         log.error(kv("slack_call_failed", method=method, event_id=event_id, error=type(exc).__name__))
     return None

@@ -9,6 +9,7 @@ quotes parts of the body) is reduced to its first words.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 from urllib.parse import urlparse
 
@@ -23,6 +24,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
 log = logging.getLogger("bot.slack")
+_ERROR_CODE = re.compile(r"[a-z0-9_.]{1,64}")
 
 
 def _fmt(value: Any) -> str:
@@ -65,13 +67,24 @@ def configure_slack_logging() -> None:
     """Floor the Slack libraries at INFO and redact bodies (idempotent; call at start-up)."""
     for name in ("slack_bolt", "slack_sdk", "slack_bolt.App"):
         lg = logging.getLogger(name)
-        if lg.getEffectiveLevel() < logging.INFO:
+        if lg.level < logging.INFO:  # NOTSET included: never inherit DEBUG from the root logger
             lg.setLevel(logging.INFO)
         if _REDACTOR not in lg.filters:
             lg.addFilter(_REDACTOR)
     for handler in logging.getLogger().handlers:
         if _REDACTOR not in handler.filters:
             handler.addFilter(_REDACTOR)
+
+
+def error_code(value: object) -> str | None:
+    """Slack's ``error`` field if it is an error code (``not_in_channel``), else a generic marker.
+
+    For a non-JSON reply the SDK puts the reply's text there; that is not ours to log.
+    """
+    if value is None:
+        return None
+    text = str(value)
+    return text if _ERROR_CODE.fullmatch(text) else "unparsed_response"
 
 
 def _method(request: HttpRequest) -> str:
