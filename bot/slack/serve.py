@@ -241,7 +241,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.slack_bot_token:
         print("ppp-desk serve: SLACK_BOT_TOKEN is not set (see README: Slack app)", file=sys.stderr)
         return 2
-    workers = getattr(args, "workers", None) or settings.workers
+    workers = args.workers if getattr(args, "workers", None) is not None else settings.workers
     if settings.slack_app_token:
         from bot.slack.socket_mode import run_socket_mode
 
