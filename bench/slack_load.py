@@ -70,6 +70,24 @@ def _knowledge_dir(data_dir: Path | None) -> tuple[Path, str]:
     return fresh, "fresh ingest"
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """User+system CPU seconds of ``pid`` and its children (Linux /proc; ``None`` elsewhere)."""
+    total = 0.0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if not children.exists():
+        return None
+    pids += [int(c) for c in children.read_text().split()]
+    tick = os.sysconf("SC_CLK_TCK")
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def _start_server(data_dir: Path, db_path: Path, stub: SlackStub, workers: int) -> tuple[subprocess.Popen, int, list]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PPP_", "DESK_", "DATABASE_", "LLM_"))}
     env.update({"PPP_DATA_DIR": str(data_dir), "PPP_KNOWLEDGE_DIR": str(PROJECT_ROOT / "knowledge"),
@@ -103,13 +121,14 @@ def run(n: int, workers: int, data_dir: Path | None) -> dict:
     kb, kb_note = _knowledge_dir(data_dir)
     tmp = Path(tempfile.mkdtemp(prefix="ppp-bench-slack-"))
     with SlackStub() as stub:
-        proc, port, _lines = _start_server(kb, tmp / "bench.db", stub, workers)
+        proc, port, lines = _start_server(kb, tmp / "bench.db", stub, workers)
         try:
             sender = SlackSender(f"http://127.0.0.1:{port}")
             for i, q in enumerate(QUESTIONS[:3]):  # warm-up (connections, caches): not measured
                 sender.event(message_im(q, channel=f"D0WARM{i:04d}"))
             stub.wait_for("chat.postMessage", count=3, timeout=60)
             stub.reset()
+            lines.clear()
 
             bodies = [event_callback(message_im(QUESTIONS[i % len(QUESTIONS)], user=f"U0LOAD{i:04d}",
                                                 channel=f"D0LOAD{i:04d}")) for i in range(n)]
@@ -127,6 +146,7 @@ def run(n: int, workers: int, data_dir: Path | None) -> dict:
                 except Exception:  # noqa: BLE001 - counted as an error below
                     acks[ts] = (0, float("inf"))
 
+            cpu_before = _cpu_seconds(proc.pid)
             started = time.monotonic()
             threads = [threading.Thread(target=fire, args=(b,)) for b in bodies]
             for th in threads:
@@ -136,6 +156,7 @@ def run(n: int, workers: int, data_dir: Path | None) -> dict:
             with contextlib.suppress(TimeoutError):  # missing answers are counted as errors below
                 stub.wait_for("chat.postMessage", count=n, timeout=120)
             wall = time.monotonic() - started
+            cpu_after = _cpu_seconds(proc.pid)
             time.sleep(0.5)  # let a duplicate show itself
             posts = stub.calls("chat.postMessage")
         finally:
@@ -153,6 +174,8 @@ def run(n: int, workers: int, data_dir: Path | None) -> dict:
             duplicates += 1
         elif ts in sent_at and call.status == 200 and call.params.get("blocks"):
             answered[ts] = call.at - sent_at[ts]
+    engine_ms = [float(x.split("engine_ms=")[1].split()[0]) for x in lines
+                 if "event=answer_posted" in x and "engine_ms=" in x] or [float("nan")]
     ack_lat = [s for _, s in acks.values()]
     bad_acks = sum(1 for status, _ in acks.values() if status != 200)
     missing = n - len(answered)
@@ -162,9 +185,13 @@ def run(n: int, workers: int, data_dir: Path | None) -> dict:
         "ack_ms": {"p50": statistics.median(ack_lat) * 1000, "p95": _pct(ack_lat, 95) * 1000,
                    "max": max(ack_lat) * 1000},
         "answer_ms": {"p50": statistics.median(tta) * 1000, "p95": _pct(tta, 95) * 1000, "max": max(tta) * 1000},
+        "engine_ms": {"p50": statistics.median(engine_ms), "p95": _pct(engine_ms, 95)},
         "errors": bad_acks + missing + duplicates,
         "error_detail": {"non_200_acks": bad_acks, "unanswered": missing, "duplicates": duplicates},
         "wall_s": wall, "answers_per_s": len(answered) / wall if wall else 0.0,
+        "server_cpu_ms_per_answer": ((cpu_after - cpu_before) * 1000 / max(len(answered), 1)
+                                     if cpu_before is not None and cpu_after is not None else None),
+        "load_avg_1m": os.getloadavg()[0],
     }
 
 
@@ -185,8 +212,13 @@ def main(argv: list[str] | None = None) -> int:
               f"max {r['ack_ms']['max']:7.1f} ms   (limit 3000 ms)")
         print(f"  time to answer   p50 {r['answer_ms']['p50']:7.1f} ms   p95 {r['answer_ms']['p95']:7.1f} ms   "
               f"max {r['answer_ms']['max']:7.1f} ms   (goal p95 < 1000 ms)")
+        print(f"  inside engine    p50 {r['engine_ms']['p50']:7.1f} ms   p95 {r['engine_ms']['p95']:7.1f} ms   "
+              "(engine.answer alone, per question)")
         print(f"  errors           {r['errors']}  {r['error_detail']}")
         print(f"  throughput       {r['answers_per_s']:.1f} answers/s over {r['wall_s']:.2f} s")
+        if r["server_cpu_ms_per_answer"] is not None:
+            print(f"  server CPU       {r['server_cpu_ms_per_answer']:.1f} ms per answer (all threads); "
+                  f"machine load average {r['load_avg_1m']:.2f}")
     ok = r["errors"] == 0 and r["ack_ms"]["max"] < 3000
     return 0 if ok else 1
 

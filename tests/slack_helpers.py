@@ -326,6 +326,7 @@ def running_app(settings: Settings, stub: SlackStub, *, engine: Any = None, db: 
         server.server_close()
         wait_idle(app, 30)
         app.listener_runner.listener_executor.shutdown(wait=True)
+        context_of(app).answer_pool.shutdown(wait=True)
         thread.join(5)
         if own_db:
             db.dispose()

@@ -239,6 +239,7 @@ def test_mention_is_answered_in_thread_and_empty_mention_gets_help(slack_app: Ru
     assert slack_app.sender.event(mention).status == 200
     call = slack_app.stub.wait_for("chat.postMessage")[0]
     assert call.params["thread_ts"] == mention["ts"] and call.params["channel"] == mention["channel"]
+    slack_app.wait_idle()
     assert thread_turns(slack_app.ctx.db, mention["channel"], mention["ts"])[0].question == QUESTION
 
     empty = app_mention("")

@@ -47,7 +47,7 @@ def _all_within_limits(blocks: list[dict], max_blocks: int = 50) -> None:
 
 def test_answer_blocks_have_text_sources_notice_and_the_four_buttons() -> None:
     answer = _answer(notice="※参考情報です。")
-    blocks = bk.answer_blocks(answer, turn_id=7, channel="D1", thread_ts="1.2", city=CITY)
+    blocks = bk.answer_blocks(answer, turn_ref="r7", channel="D1", thread_ts="1.2", city=CITY)
     text = json.dumps(blocks, ensure_ascii=False)
     assert blocks[0]["text"]["text"].startswith("個人事業主は提案できます。")
     assert "民間提案制度ガイドライン1 › 留意事項, p. 15" in text
@@ -59,7 +59,7 @@ def test_answer_blocks_have_text_sources_notice_and_the_four_buttons() -> None:
                                                              "draft_proposal"]
     assert [e["text"]["text"] for e in actions["elements"]][2:] == ["担当者に相談する", "提案の下書きを作成"]
     draft = json.loads(actions["elements"][3]["value"])
-    assert draft == {"turn": 7, "channel": "D1", "thread_ts": "1.2", "question": "個人でも提案できますか？",
+    assert draft == {"turn": "r7", "channel": "D1", "thread_ts": "1.2", "question": "個人でも提案できますか？",
                      "language": "ja"}
     _all_within_limits(blocks)
 
@@ -67,7 +67,7 @@ def test_answer_blocks_have_text_sources_notice_and_the_four_buttons() -> None:
 def test_oversized_answer_is_split_trimmed_and_offers_the_full_text() -> None:
     long_text = "\n\n".join(f"第{i}段落。" + "提案内容は市の資料に基づいて確認します。" * 60 for i in range(12))
     answer = _answer(long_text, sources=40, question="長い質問" * 900)
-    blocks = bk.answer_blocks(answer, turn_id=1, channel="C1", thread_ts="1.1", city=CITY)
+    blocks = bk.answer_blocks(answer, turn_ref="r1", channel="C1", thread_ts="1.1", city=CITY)
     _all_within_limits(blocks)
     sections = [b for b in blocks if b.get("block_id", "").startswith("answer_") and b["block_id"] != "answer_actions"]
     assert len(sections) == bk.ANSWER_SECTIONS + 1  # the shown parts and the "trimmed" note
@@ -106,7 +106,7 @@ def test_clamp_blocks_keeps_the_buttons_when_blocks_must_go() -> None:
 
 def test_user_and_document_text_cannot_mention_everyone_or_inject_links() -> None:
     answer = _answer("<!channel> 詳細は <https://evil.example|こちら> & 確認", question="<!here> 質問")
-    blocks = bk.answer_blocks(answer, turn_id=1, channel="C1", thread_ts="1.1", city=CITY)
+    blocks = bk.answer_blocks(answer, turn_ref="r1", channel="C1", thread_ts="1.1", city=CITY)
     first = blocks[0]["text"]["text"]
     assert "<!channel>" not in first and "&lt;!channel&gt;" in first and "&amp;" in first
     turn = type("T", (), {"question": "<!here> 至急", "answer": "<@U999> 回答"})()
@@ -117,7 +117,7 @@ def test_user_and_document_text_cannot_mention_everyone_or_inject_links() -> Non
 
 def test_english_question_gets_english_framing() -> None:
     answer = _answer("Sole proprietors may apply. [1]", question="Can a sole proprietor submit a proposal?")
-    blocks = bk.answer_blocks(answer, turn_id=3, channel="D1", thread_ts="1.1", city=CITY)
+    blocks = bk.answer_blocks(answer, turn_ref="r3", channel="D1", thread_ts="1.1", city=CITY)
     labels = [e["text"]["text"] for e in blocks[-1]["elements"]]
     assert labels[2:] == ["Talk to the desk", "Draft a proposal"]
     assert json.loads(blocks[-1]["elements"][3]["value"])["language"] == "en"
@@ -127,16 +127,16 @@ def test_english_question_gets_english_framing() -> None:
 
 def test_abstention_shows_the_desk_contact_once() -> None:
     answer = Answer(question="天気は？", text="資料には記載がありません。", category="out_of_scope", abstained=True)
-    blocks = bk.answer_blocks(answer, turn_id=1, channel="D1", thread_ts="1.1", city=CITY)
+    blocks = bk.answer_blocks(answer, turn_ref="r1", channel="D1", thread_ts="1.1", city=CITY)
     assert any(b.get("block_id") == "contact" and CITY.desk.phone in b["elements"][0]["text"] for b in blocks)
     answer.text += f" 電話 {CITY.desk.phone}"
-    blocks = bk.answer_blocks(answer, turn_id=1, channel="D1", thread_ts="1.1", city=CITY)
+    blocks = bk.answer_blocks(answer, turn_ref="r1", channel="D1", thread_ts="1.1", city=CITY)
     assert not any(b.get("block_id") == "contact" for b in blocks)
 
 
 @pytest.mark.parametrize("question", ["あ" * 5000, 'quote " and \\ and \n newline ' * 200, "x"])
 def test_draft_button_value_always_fits(question: str) -> None:
-    value = bk.draft_button_value(turn_id=123456, channel="C0123456789", thread_ts="1700000000.123456",
+    value = bk.draft_button_value(turn_ref="0123456789abcdef0123456789abcdef", channel="C0123456789", thread_ts="1700000000.123456",
                                   question=question, language="ja")
     assert len(value) <= 2000
     data = json.loads(value)

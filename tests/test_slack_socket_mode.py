@@ -19,7 +19,7 @@ from slack_helpers import (
 from slack_stub import SlackStub, SocketModeServer
 
 from bot import events
-from bot.slack.app import build_app, wait_idle
+from bot.slack.app import build_app, context_of, wait_idle
 from bot.slack.socket_mode import start_socket_mode
 
 pytestmark = pytest.mark.slow
@@ -40,6 +40,7 @@ def socket_app(kb_settings, tmp_path, slack_stub: SlackStub, engine) -> Iterator
         finally:
             handler.close()
             wait_idle(app, 30)
+            context_of(app).answer_pool.shutdown(wait=True)
 
 
 def test_events_arrive_over_the_websocket_are_acked_and_answered_once(socket_app, slack_stub: SlackStub) -> None:

@@ -1,7 +1,7 @@
 """The Bolt app: one builder used by HTTP mode, Socket Mode, the tests and the benchmark.
 
 ``build_app`` wires the Web API client (retry policy included), the shared services
-(:class:`~bot.slack.context.SlackContext`), the event dedupe middleware, our listeners, and then
+(:class:`~bot.slack.context.SlackContext`, event dedupe included), our listeners, and then
 every feature module's ``register(app, ctx)``.  Feature modules are optional: one that does not
 exist yet is skipped, but an import error *inside* an existing one is raised, not hidden.
 """
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.city import load_city
@@ -32,8 +32,8 @@ log = logging.getLogger("bot.slack.app")
 
 FEATURE_MODULES = ("bot.records.slack", "bot.precedents.slack")
 
-# Threads for acks and lazy listeners.  Answers themselves are limited by ctx.answer_slots, so a
-# burst of questions parks here cheaply and never delays the next ack.
+# Threads for acks and lazy listeners.  Answers themselves run on ctx.answer_pool (one engine
+# thread), so a burst of questions parks here cheaply and never delays the next ack.
 LISTENER_THREADS = 32
 
 _CONTEXTS: weakref.WeakKeyDictionary[App, SlackContext] = weakref.WeakKeyDictionary()
@@ -89,23 +89,6 @@ def _bolt_logger() -> logging.Logger:
     return logger
 
 
-def dedupe_middleware(deduper: EventDeduper) -> Callable[..., Any]:
-    """Global middleware: the first delivery of an ``event_id`` goes on, every other one is acked."""
-
-    def dedupe_events(body: dict, request: BoltRequest, next: Callable[[], None]) -> BoltResponse | None:  # noqa: A002
-        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id:
-            kind = str((body.get("event") or {}).get("type", ""))
-            if not deduper.claim(str(event_id), kind):
-                retry = (request.headers.get("x-slack-retry-num") or [None])[0]
-                log.info(kv("duplicate_event_ignored", event_id=event_id, kind=kind, retry_num=retry))
-                return BoltResponse(status=200, body="")
-        next()
-        return None
-
-    return dedupe_events
-
-
 def _register_features(app: App, ctx: SlackContext) -> list[str]:
     loaded: list[str] = []
     for name in FEATURE_MODULES:
@@ -142,12 +125,11 @@ def build_app(settings: Settings, *, client: WebClient | None = None, engine: An
 
         engine = get_engine(settings)
     ctx = SlackContext(settings=settings, db=db, engine=engine, city=load_city(settings.knowledge_dir),
-                       staff=StaffDirectory(settings, client), client=client)
+                       staff=StaffDirectory(settings, client), client=client, deduper=EventDeduper(db))
     app = App(client=client, signing_secret=settings.slack_signing_secret,
               request_verification_enabled=bool(settings.slack_signing_secret), process_before_response=False,
               logger=_bolt_logger(), name="ppp-desk",
               listener_executor=TrackedExecutor(LISTENER_THREADS))
-    app.use(dedupe_middleware(EventDeduper(db)))
     listeners.register(app, ctx)
     features = _register_features(app, ctx)
     listeners.register_fallbacks(app, ctx)

@@ -126,9 +126,9 @@ def _value(data: dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
-def draft_button_value(*, turn_id: int, channel: str, thread_ts: str, question: str, language: str) -> str:
+def draft_button_value(*, turn_ref: str, channel: str, thread_ts: str, question: str, language: str) -> str:
     """What the records feature needs to start a draft from this answer (always < 2,000 chars)."""
-    data = {"turn": turn_id, "channel": channel, "thread_ts": thread_ts, "question": "", "language": language}
+    data = {"turn": turn_ref, "channel": channel, "thread_ts": thread_ts, "question": "", "language": language}
     budget = BUTTON_VALUE_LIMIT - len(_value(data))
     value = _value({**data, "question": truncate(question, budget)})
     while len(value) > BUTTON_VALUE_LIMIT:  # JSON escapes (quotes, newlines) made it longer
@@ -146,7 +146,7 @@ def parse_value(raw: str | None) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def answer_blocks(answer: Answer, *, turn_id: int, channel: str, thread_ts: str,
+def answer_blocks(answer: Answer, *, turn_ref: str, channel: str, thread_ts: str,
                   city: CityProfile | None = None, lang: str | None = None) -> list[Block]:
     """The answer message: text, sources (each quote viewable), notice, and the four buttons."""
     lang = lang or answer_language(answer)
@@ -156,7 +156,7 @@ def answer_blocks(answer: Answer, *, turn_id: int, channel: str, thread_ts: str,
     blocks += [section(p, block_id=f"answer_{i}") for i, p in enumerate(shown)]
     if len(parts) > ANSWER_SECTIONS:
         blocks.append(section(t(lang, "trimmed"), block_id="answer_more",
-                              accessory=button(t(lang, "show_full"), "show_full_answer", _value({"turn": turn_id}))))
+                              accessory=button(t(lang, "show_full"), "show_full_answer", _value({"turn": turn_ref}))))
 
     if answer.sources:
         blocks.append({"type": "divider"})
@@ -164,7 +164,7 @@ def answer_blocks(answer: Answer, *, turn_id: int, channel: str, thread_ts: str,
         for i, src in enumerate(answer.sources[:MAX_SOURCES], 1):
             blocks.append(section(f"*[{i}]* {escape(src.label())}", block_id=f"source_{i}",
                                   accessory=button(t(lang, "show_quote"), f"show_quote_{i}",
-                                                   _value({"turn": turn_id, "i": i - 1}))))
+                                                   _value({"turn": turn_ref, "i": i - 1}))))
 
     notice = answer.notice or t(lang, "notice_default")
     blocks.append(context(escape(notice), block_id="notice"))
@@ -173,13 +173,13 @@ def answer_blocks(answer: Answer, *, turn_id: int, channel: str, thread_ts: str,
         if city.desk.phone not in (answer.text or ""):
             blocks.append(context(escape(t(lang, "contact", contact=contact)), block_id="contact"))
 
-    ref = _value({"turn": turn_id})
+    ref = _value({"turn": turn_ref})
     blocks.append({"type": "actions", "block_id": "answer_actions", "elements": [
         button(t(lang, "feedback_up"), "feedback_up", ref),
         button(t(lang, "feedback_down"), "feedback_down", ref),
         button(t(lang, "handoff"), "handoff", ref, style="primary"),
         button(t(lang, "draft"), "draft_proposal",
-               draft_button_value(turn_id=turn_id, channel=channel, thread_ts=thread_ts,
+               draft_button_value(turn_ref=turn_ref, channel=channel, thread_ts=thread_ts,
                                   question=answer.question, language=lang)),
     ]})
     return clamp_blocks(blocks)

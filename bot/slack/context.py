@@ -7,7 +7,7 @@ which is what lets several worker processes serve one Slack app.
 
 from __future__ import annotations
 
-import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,12 +17,15 @@ from bot.answer import Answer
 from bot.city import CityProfile
 from bot.db import Database
 from bot.engine import Turn
+from bot.slack.dedupe import EventDeduper
 from bot.slack.staff import StaffDirectory
 from ingest.config import Settings
 
-# Answers are CPU-bound (embedding + ranking) and hold the GIL most of the time: running more at
-# once than there are cores only slows each one down, while Bolt's threads stay free for acks.
-DEFAULT_ANSWER_SLOTS = 2
+# Answers are CPU-bound.  The bundled embedding model already spreads one query over every core
+# (OpenMP), and its threads are tied to the calling thread: the same query is ~3x slower when
+# it arrives on a thread the model has not seen.  So every answer runs on one long-lived
+# engine thread, one at a time; Bolt's threads stay free for acks and Web API calls.
+ANSWER_THREADS = 1
 
 
 @dataclass
@@ -35,10 +38,22 @@ class SlackContext:
     city: CityProfile
     staff: StaffDirectory
     client: WebClient | None = None
-    answer_slots: threading.BoundedSemaphore = field(
-        default_factory=lambda: threading.BoundedSemaphore(DEFAULT_ANSWER_SLOTS))
+    deduper: EventDeduper | None = None
+    answer_pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=ANSWER_THREADS, thread_name_prefix="ppp-engine"))
+
+    def claim_event(self, body: dict) -> bool:
+        """True for the first delivery of an Events API ``event_id`` in any worker, else False.
+
+        Call it in the lazy part of an event listener, after deciding the event is worth acting on:
+        the ack then never waits for the database, and ignored events cost no write.  Requests
+        without an event id (commands, interactivity) are always processed.
+        """
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if not event_id or self.deduper is None:
+            return True
+        return self.deduper.claim(str(event_id), str((body.get("event") or {}).get("type", "")))
 
     def ask(self, question: str, history: list[Turn] | None = None) -> Answer:
         """The public engine's answer; the only way the business-facing path gets an answer."""
-        with self.answer_slots:
-            return self.engine.answer(question, history=history or [])
+        return self.answer_pool.submit(self.engine.answer, question, history=history or []).result()

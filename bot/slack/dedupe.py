@@ -1,9 +1,11 @@
 """At-most-once handling of Slack events across every worker process.
 
-Slack redelivers an event when it did not see our ack in 3 seconds (``X-Slack-Retry-Num``), and a
-burst can reach different workers.  The first worker to insert the ``event_id`` into the shared
-database owns the event; every later delivery is acknowledged and dropped.  The claim happens
-before the ack, after signature verification (a forged request cannot poison the table).
+Slack redelivers an event when it did not see our ack in 3 seconds (``X-Slack-Retry-Num``) and
+occasionally sends the same ``event_id`` twice; deliveries can reach different workers.  Every
+delivery is acknowledged at once; then, in the lazy part of the listener, the first worker to
+insert the ``event_id`` into the shared database owns the event and the others drop it.  Claims
+happen only for signature-verified requests, so a forged request cannot poison the table, and
+the ack never waits for a database write.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class EventDeduper:
             with self.db.session() as session:
                 session.add(ProcessedEvent(event_id=event_id[:64], kind=kind[:64], received_at=utcnow()))
         except IntegrityError:
+            log.info(kv("duplicate_event_ignored", event_id=event_id, kind=kind))
             return False
         self._maybe_prune()
         return True

@@ -7,9 +7,10 @@ engine as :class:`~bot.engine.Turn`.  The records feature reads them with :func:
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from bot.answer import Answer
 from bot.db import Database
@@ -25,6 +26,7 @@ class ThreadTurn:
     """One stored exchange; has ``question``/``answer``/``category`` like :class:`~bot.engine.Turn`."""
 
     id: int
+    ref: str
     channel: str
     thread_ts: str
     user: str
@@ -43,7 +45,7 @@ class ThreadTurn:
 
 
 def _row(t: ConversationTurn) -> ThreadTurn:
-    return ThreadTurn(id=t.id, channel=t.channel, thread_ts=t.thread_ts, user=t.user, ts=t.ts,
+    return ThreadTurn(id=t.id, ref=t.ref, channel=t.channel, thread_ts=t.thread_ts, user=t.user, ts=t.ts,
                       question=t.question, answer=t.answer, category=t.category, language=t.language,
                       abstained=t.abstained, surface=t.surface, answer_ts=t.answer_ts,
                       sources=list(t.sources or []))
@@ -70,10 +72,18 @@ def context_turns(db: Database, channel: str, thread_ts: str | None) -> list[Tur
     return [t.to_turn() for t in thread_turns(db, channel, thread_ts)[-MAX_CONTEXT_TURNS:]]
 
 
-def get_turn(db: Database, turn_id: int) -> ThreadTurn | None:
+def get_turn(db: Database, ref: object) -> ThreadTurn | None:
+    """The turn an answer's button points at (``None`` for unknown or malformed references)."""
+    if not isinstance(ref, str) or not ref or len(ref) > 32:
+        return None
     with db.session() as session:
-        row = session.get(ConversationTurn, turn_id)
+        row = session.scalars(select(ConversationTurn).where(ConversationTurn.ref == ref)).first()
         return _row(row) if row is not None else None
+
+
+def new_ref() -> str:
+    """A fresh turn reference for the buttons of an answer about to be posted."""
+    return secrets.token_hex(16)
 
 
 def sources_json(answer: Answer) -> list[dict]:
@@ -81,20 +91,17 @@ def sources_json(answer: Answer) -> list[dict]:
              "text": s.text, "doc_id": s.doc_id, "chunk_id": s.chunk_id} for s in answer.sources]
 
 
-def record_turn(db: Database, *, channel: str, thread_ts: str, user: str, ts: str, surface: str,
-                answer: Answer, language: str) -> int:
-    """Store the exchange before posting it, so the buttons can carry the turn's id."""
+def record_turn(db: Database, *, ref: str, channel: str, thread_ts: str, user: str, ts: str, surface: str,
+                answer: Answer, language: str, answer_ts: str | None = None) -> int:
+    """Store an exchange once Slack accepted the answer (one write per answer, ts included).
+
+    Only answers the asker could see become context for follow-ups.
+    """
     with db.session() as session:
-        row = ConversationTurn(channel=channel, thread_ts=thread_ts or "", user=user or "", ts=ts or "",
-                               surface=surface, question=answer.question, answer=answer.text,
+        row = ConversationTurn(ref=ref, channel=channel, thread_ts=thread_ts or "", user=user or "",
+                               ts=ts or "", surface=surface, question=answer.question, answer=answer.text,
                                category=answer.category, language=language, abstained=answer.abstained,
-                               sources=sources_json(answer))
+                               sources=sources_json(answer), answer_ts=answer_ts)
         session.add(row)
         session.flush()
         return row.id
-
-
-def set_answer_ts(db: Database, turn_id: int, answer_ts: str) -> None:
-    with db.session() as session:
-        session.execute(update(ConversationTurn).where(ConversationTurn.id == turn_id)
-                        .values(answer_ts=answer_ts))

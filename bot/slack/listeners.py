@@ -26,7 +26,7 @@ from bot import events
 from bot.answer import Answer
 from bot.slack import blocks as bk
 from bot.slack.context import SlackContext
-from bot.slack.history import context_turns, get_turn, record_turn, set_answer_ts, thread_turns
+from bot.slack.history import context_turns, get_turn, new_ref, record_turn, thread_turns
 from bot.slack.logs import error_code, kv, retry_handlers
 from bot.slack.models import Feedback, Handoff
 from bot.slack.texts import detect_language, t
@@ -149,16 +149,14 @@ def answer_in_thread(ctx: SlackContext, client: WebClient, *, channel: str, thre
                  text=t(lang, "engine_error", contact=ctx.city.desk.contact_line(lang)))
         return
     lang = bk.answer_language(answer)
-    turn_id = record_turn(ctx.db, channel=channel, thread_ts=thread_ts, user=user, ts=ts, surface=surface,
-                          answer=answer, language=lang)
-    blocks = bk.answer_blocks(answer, turn_id=turn_id, channel=channel, thread_ts=thread_ts, city=ctx.city,
-                              lang=lang)
+    ref = new_ref()
+    blocks = bk.answer_blocks(answer, turn_ref=ref, channel=channel, thread_ts=thread_ts, city=ctx.city, lang=lang)
     resp = call_api(client, "chat.postMessage", event_id=event_id, channel=channel, thread_ts=thread_ts,
                     text=bk.fallback_text(answer, lang), blocks=blocks, unfurl_links=False, unfurl_media=False)
     if resp is None:
-        return  # logged by call_api; the turn stays recorded without a message ts
-    if resp.get("ts"):
-        set_answer_ts(ctx.db, turn_id, resp["ts"])
+        return  # logged by call_api; an answer nobody saw is not context for a follow-up
+    record_turn(ctx.db, ref=ref, channel=channel, thread_ts=thread_ts, user=user, ts=ts, surface=surface,
+                answer=answer, language=lang, answer_ts=resp.get("ts"))
     log.info(kv("answer_posted", surface=surface, event_id=event_id, category=answer.category,
                 abstained=answer.abstained, sources=len(answer.sources), context_turns=len(history),
                 lang=lang, engine_ms=round(answer.latency_ms, 1),
@@ -197,8 +195,8 @@ def register(app: App, ctx: SlackContext) -> None:
 
     # --- direct messages and the Assistant container ------------------------------------------
     def answer_dm(body: dict, event: dict, client: WebClient) -> None:
-        if not is_user_dm(event):
-            return  # edits, deletions, other bots, system messages
+        if not is_user_dm(event) or not ctx.claim_event(body):
+            return  # edits, deletions, other bots, system messages; or a redelivery
         text = (event.get("text") or "").strip()
         channel, ts = event["channel"], event["ts"]
         thread_ts = event.get("thread_ts") or ts
@@ -214,7 +212,7 @@ def register(app: App, ctx: SlackContext) -> None:
 
     # --- mentions in channels -------------------------------------------------------------------
     def answer_mention(body: dict, event: dict, client: WebClient, context: BoltContext, say: Any) -> None:
-        if event.get("bot_id") or event.get("subtype") or not event.get("user"):
+        if event.get("bot_id") or event.get("subtype") or not event.get("user") or not ctx.claim_event(body):
             return
         user, channel = event["user"], event["channel"]
         if (settings.desk_channel_id and channel == settings.desk_channel_id
@@ -234,7 +232,7 @@ def register(app: App, ctx: SlackContext) -> None:
     def start_assistant_thread(body: dict, event: dict, client: WebClient) -> None:
         thread = event.get("assistant_thread") or {}
         channel, thread_ts = thread.get("channel_id"), thread.get("thread_ts")
-        if not channel or not thread_ts:
+        if not channel or not thread_ts or not ctx.claim_event(body):
             return
         lang = "ja"
         prompts = [{"title": p, "message": p} for p in ctx.city.suggested_prompts[:4]]
@@ -269,10 +267,10 @@ def register(app: App, ctx: SlackContext) -> None:
             return
         lang = bk.answer_language(answer)
         channel = body.get("channel_id") or ""
-        turn_id = record_turn(ctx.db, channel=channel, thread_ts="", user=body.get("user_id") or "", ts="",
-                              surface="slash", answer=answer, language=lang)
-        blocks = bk.answer_blocks(answer, turn_id=turn_id, channel=channel, thread_ts="", city=ctx.city,
-                                  lang=lang)
+        ref = new_ref()
+        blocks = bk.answer_blocks(answer, turn_ref=ref, channel=channel, thread_ts="", city=ctx.city, lang=lang)
+        record_turn(ctx.db, ref=ref, channel=channel, thread_ts="", user=body.get("user_id") or "", ts="",
+                    surface="slash", answer=answer, language=lang)  # before: the reply cannot report failure
         tell_user(client, body, bk.fallback_text(answer, lang), blocks)
         log.info(kv("answer_posted", surface="slash", category=answer.category, abstained=answer.abstained,
                     sources=len(answer.sources), lang=lang, engine_ms=round(answer.latency_ms, 1),
@@ -284,9 +282,7 @@ def register(app: App, ctx: SlackContext) -> None:
     def _turn_for(body: dict) -> tuple[dict, Any]:
         action = (body.get("actions") or [{}])[0]
         data = bk.parse_value(action.get("value"))
-        turn_id = data.get("turn")
-        turn = get_turn(ctx.db, int(turn_id)) if isinstance(turn_id, int) else None
-        return data, turn
+        return data, get_turn(ctx.db, data.get("turn"))
 
     def _feedback(body: dict, client: WebClient, rating: int) -> None:
         _, turn = _turn_for(body)
@@ -361,8 +357,7 @@ def register(app: App, ctx: SlackContext) -> None:
 def hand_off(ctx: SlackContext, client: WebClient, body: dict[str, Any]) -> None:
     """「担当者に相談する」: post the thread to the desk channel with the asker tagged, then confirm."""
     action = (body.get("actions") or [{}])[0]
-    turn_id = bk.parse_value(action.get("value")).get("turn")
-    turn = get_turn(ctx.db, turn_id) if isinstance(turn_id, int) else None
+    turn = get_turn(ctx.db, bk.parse_value(action.get("value")).get("turn"))
     if turn is None:
         tell_user(client, body, t("ja", "not_found"))
         return

@@ -29,7 +29,7 @@ class ProcessedEvent(Base):
 
 
 class ConversationTurn(Base):
-    """One question and the answer we gave, keyed by the Slack thread it belongs to.
+    """One question and the answer we posted, keyed by the Slack thread it belongs to.
 
     Follow-ups read the earlier turns of their thread as context; the records feature reads them as
     the Q&A excerpt of a draft proposal.  ``thread_ts`` is empty for ``/ppp`` answers, which are
@@ -37,9 +37,13 @@ class ConversationTurn(Base):
     """
 
     __tablename__ = "conversation_turns"
-    __table_args__ = (Index("ix_conversation_turns_thread", "channel", "thread_ts"),)
+    __table_args__ = (Index("ix_conversation_turns_thread", "channel", "thread_ts"),
+                      UniqueConstraint("ref", name="uq_conversation_turns_ref"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # Random key the answer's buttons carry: known before the message is posted, unguessable, so
+    # the row is written once, after Slack accepted the message (with its ts).
+    ref: Mapped[str] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(32))
     thread_ts: Mapped[str] = mapped_column(String(32), default="")
     user: Mapped[str] = mapped_column(String(32), default="")

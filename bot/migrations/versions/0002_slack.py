@@ -30,6 +30,7 @@ def upgrade() -> None:
     op.create_table(
         "conversation_turns",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("ref", sa.String(32), nullable=False),
         sa.Column("channel", sa.String(32), nullable=False),
         sa.Column("thread_ts", sa.String(32), nullable=False),
         sa.Column("user", sa.String(32), nullable=False),
@@ -43,6 +44,7 @@ def upgrade() -> None:
         sa.Column("sources", sa.JSON, nullable=False),
         sa.Column("answer_ts", sa.String(32), nullable=True),
         sa.Column("created_at", _TS, nullable=False),
+        sa.UniqueConstraint("ref", name="uq_conversation_turns_ref"),
     )
     op.create_index("ix_conversation_turns_thread", "conversation_turns", ["channel", "thread_ts"])
 
