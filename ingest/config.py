@@ -32,9 +32,10 @@ class Settings(BaseSettings):
     embeddings_base_url: str | None = Field(default=None, alias="EMBEDDINGS_BASE_URL")
     embeddings_api_key: str | None = Field(default=None, alias="EMBEDDINGS_API_KEY")
     # Threads of the bundled e5 engine (OpenMP), process-wide, fixed when the model first loads.
-    # Empty: the library's default (every core).  1 keeps query latency steady when other
-    # processes compete for the cores (OpenMP's spinning threads then wait on each other).
-    embeddings_threads: int | None = Field(default=None, alias="EMBEDDINGS_THREADS")
+    # 1 by default: a server answers several questions at once and OpenMP's spinning threads,
+    # competing for the same cores, turned a 20 ms query embedding into 1.7 s under load.
+    # Empty: the library's default (every core), for a quiet batch ingest.
+    embeddings_threads: int | None = Field(default=1, alias="EMBEDDINGS_THREADS")
     chroma_host: str | None = Field(default=None, alias="CHROMA_HOST")
     chroma_port: int = Field(default=8000, alias="CHROMA_PORT")
     chunk_chars: int = Field(default=360, alias="PPP_CHUNK_CHARS")
