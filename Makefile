@@ -29,9 +29,11 @@ test: $(STAMP)  ## the whole test suite (CI runs exactly this)
 lint: $(STAMP)
 	$(BIN)/ruff check bot ingest tests bench
 
-bench: $(STAMP)
+bench: $(STAMP)  ## every benchmark (prints numbers; slow: embeds real text on the CPU)
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.answer
+	$(BIN)/python -m bench.slack_load
+	$(BIN)/python -m bench.precedents
 
 pdf: $(STAMP)  ## re-render the bundled Japanese PDF
 	$(BIN)/python -m ingest.build_pdf
