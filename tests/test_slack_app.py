@@ -514,3 +514,13 @@ def test_settings_pointing_elsewhere_are_not_used(kb_settings, tmp_path) -> None
         with running_app(settings, one) as app:
             _ask_dm(app)
         assert one.calls("auth.test") and other.calls() == []
+
+
+def test_failed_answer_in_an_assistant_thread_clears_the_status(slack_app: RunningApp) -> None:
+    thread = new_ts()
+    slack_app.stub.fail("chat.postMessage", 500, times=3)
+    assert slack_app.sender.event(message_im(QUESTION, thread_ts=thread)).status == 200
+    status = slack_app.stub.wait_for("assistant.threads.setStatus", count=2, timeout=30)
+    slack_app.wait_idle()
+    assert [c.params["status"] for c in status] == ["資料を確認しています…", ""]
+    assert all(c.params["thread_ts"] == thread for c in status)

@@ -153,8 +153,11 @@ def answer_in_thread(ctx: SlackContext, client: WebClient, *, channel: str, thre
     blocks = bk.answer_blocks(answer, turn_ref=ref, channel=channel, thread_ts=thread_ts, city=ctx.city, lang=lang)
     resp = call_api(client, "chat.postMessage", event_id=event_id, channel=channel, thread_ts=thread_ts,
                     text=bk.fallback_text(answer, lang), blocks=blocks, unfurl_links=False, unfurl_media=False)
-    if resp is None:
-        return  # logged by call_api; an answer nobody saw is not context for a follow-up
+    if resp is None:  # logged by call_api; an answer nobody saw is not context for a follow-up
+        if set_status:  # do not leave "checking the documents…" spinning over a failed answer
+            call_api(client, "assistant.threads.setStatus", event_id=event_id, channel_id=channel,
+                     thread_ts=thread_ts, status="")
+        return
     record_turn(ctx.db, ref=ref, channel=channel, thread_ts=thread_ts, user=user, ts=ts, surface=surface,
                 answer=answer, language=lang, answer_ts=resp.get("ts"))
     log.info(kv("answer_posted", surface=surface, event_id=event_id, category=answer.category,
