@@ -1,6 +1,6 @@
 """Ingest benchmark: throughput, peak memory and the pipeline's overhead on top of the embedding model.
 
-    python -m bench.ingest [--pages N] [--keep DIR] [--profile]
+    python -m bench.ingest [--pages N] [--baseline-sample K] [--embed-batch B] [--keep DIR] [--profile]
 
 The bundled corpus is replicated until it holds at least N pages (default 1,000): each replica is a
 folder ``rNNN/`` with a copy of every document, the replica number appended to each Markdown title
@@ -40,6 +40,7 @@ from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
 
+from ingest import pipeline
 from ingest.chunking import chunk_document
 from ingest.config import PROJECT_ROOT, Settings
 from ingest.embeddings import get_embeddings
@@ -125,7 +126,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="texts embedded for the pure-embedding baseline (scaled to all chunks)")
     parser.add_argument("--keep", type=Path, help="work in this directory and keep it (default: a temp dir)")
     parser.add_argument("--profile", action="store_true", help="print where the time outside the model goes")
+    parser.add_argument("--embed-batch", type=int, default=pipeline.EMBED_BATCH,
+                        help="chunks collected across documents per write (1 = each document on its own)")
     args = parser.parse_args(argv)
+    pipeline.EMBED_BATCH = args.embed_batch
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     corpus, data = work / "knowledge", work / "data"
