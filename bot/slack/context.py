@@ -21,10 +21,10 @@ from bot.slack.dedupe import EventDeduper
 from bot.slack.staff import StaffDirectory
 from ingest.config import Settings
 
-# Answers are CPU-bound.  The bundled embedding model already spreads one query over every core
-# (OpenMP), and its threads are tied to the calling thread: the same query is ~3x slower when
-# it arrives on a thread the model has not seen.  So every answer runs on one long-lived
-# engine thread, one at a time; Bolt's threads stay free for acks and Web API calls.
+# Answers are CPU-bound and the embedding model serializes its calls anyway.  Measured on the
+# bundled model: the same query takes 2-3x longer on a thread the engine has not run on before
+# (native per-thread state), and Bolt's pool has 32 threads.  So every answer runs on one
+# long-lived engine thread, one at a time; Bolt's threads stay free for acks and Web API calls.
 ANSWER_THREADS = 1
 
 

@@ -235,20 +235,8 @@ def supervise(settings: Settings, sock: socket.socket, workers: int) -> int:
     return rc
 
 
-def _native_threads_yield() -> None:
-    """Make the embedding model's OpenMP threads sleep instead of spin between parallel regions.
-
-    The bundled e5 model parallelizes each query across cores with OpenMP, whose default wait
-    policy spins.  In a server those spinning threads take the CPU from the threads that ack
-    Slack and from each other: on a busy 2-core machine one query went from ~25 ms to ~1.7 s.
-    Must be set before the model's library loads; an operator's own setting wins.
-    """
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """``ppp-desk serve [--port N] [--workers N]``."""
-    _native_threads_yield()
     configure_slack_logging()
     if not settings.slack_bot_token:
         print("ppp-desk serve: SLACK_BOT_TOKEN is not set (see README: Slack app)", file=sys.stderr)
