@@ -353,3 +353,20 @@ def slack_app_fixture(slack_settings: Settings, slack_stub: SlackStub, engine: A
     """The real app over HTTP with the real engine (feature modules registered as in production)."""
     with running_app(slack_settings, slack_stub, engine=engine) as running:
         yield running
+
+
+def initial_state(view: dict) -> dict:
+    """The ``state.values`` Slack sends for a modal nobody edited (its initial values)."""
+    values: dict = {}
+    for block in view["blocks"]:
+        if block["type"] != "input":
+            continue
+        el = block["element"]
+        if el["type"] == "plain_text_input":
+            state = {"type": el["type"], "value": el.get("initial_value")}
+        elif el["type"] == "checkboxes":
+            state = {"type": el["type"], "selected_options": el.get("initial_options", [])}
+        else:
+            state = {"type": el["type"], "selected_option": el.get("initial_option")}
+        values[block["block_id"]] = {el["action_id"]: state}
+    return values

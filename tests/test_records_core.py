@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import pytest
 from conftest import KNOWLEDGE, make_settings
 from records_fake_llm import fake_chat_model
+from slack_helpers import initial_state
 
 from bot.city import load_city, parse_city
 from bot.records import blocks as rb
@@ -201,21 +202,6 @@ def test_llm_failure_falls_back_to_rules(tmp_path) -> None:
 # --- Block Kit --------------------------------------------------------------------------------------
 
 
-def _state_from(view: dict) -> dict:
-    """What Slack sends back for an untouched modal: each input's initial value as its state."""
-    values: dict = {}
-    for block in view["blocks"]:
-        if block["type"] != "input":
-            continue
-        el = block["element"]
-        if el["type"] == "plain_text_input":
-            state = {"type": el["type"], "value": el.get("initial_value")}
-        elif el["type"] == "checkboxes":
-            state = {"type": el["type"], "selected_options": el.get("initial_options", [])}
-        else:
-            state = {"type": el["type"], "selected_option": el.get("initial_option")}
-        values[block["block_id"]] = {el["action_id"]: state}
-    return values
 
 
 def test_modal_is_prefilled_editable_and_reads_back() -> None:
@@ -227,7 +213,7 @@ def test_modal_is_prefilled_editable_and_reads_back() -> None:
     assert set(inputs) == set(ProposalFields().as_dict())  # every field is on the form
     assert inputs["org_name"]["element"]["initial_value"] == "株式会社青森テック"
     assert inputs["org_name"]["optional"] is False and inputs["phone"]["optional"] is True
-    assert rb.fields_from_state(_state_from(view)) == original
+    assert rb.fields_from_state(initial_state(view)) == original
     assert rb.ACTION_SAVE_DRAFT in json.dumps(view)
 
 

@@ -30,6 +30,7 @@ from slack_helpers import (
     RunningApp,
     app_mention,
     block_actions,
+    initial_state,
     make_slack_settings,
     message_im,
     message_shortcut,
@@ -106,21 +107,6 @@ def app(tmp_path: Path, stub: SlackStub, db_url: str) -> Iterator[RunningApp]:
 # --- driving the modal ------------------------------------------------------------------------------
 
 
-def initial_state(view: dict) -> dict:
-    """The ``state.values`` Slack sends for a modal nobody edited (its initial values)."""
-    values: dict = {}
-    for block in view["blocks"]:
-        if block["type"] != "input":
-            continue
-        el = block["element"]
-        if el["type"] == "plain_text_input":
-            state = {"type": el["type"], "value": el.get("initial_value")}
-        elif el["type"] == "checkboxes":
-            state = {"type": el["type"], "selected_options": el.get("initial_options", [])}
-        else:
-            state = {"type": el["type"], "selected_option": el.get("initial_option")}
-        values[block["block_id"]] = {el["action_id"]: state}
-    return values
 
 
 def edit(view: dict, **changes: Any) -> dict:
