@@ -154,7 +154,8 @@ class Engine:
         elif coverage == 0.0 and top_dense < MIN_DENSE:
             return self._decline(question, language, False, start)
 
-        chosen = self.composer.select(hits, salient | synonyms, category, key_phrases(query))
+        phrases = key_phrases(expand_english(query) if language == "en" else query)
+        chosen = self.composer.select(hits, salient | synonyms, category, phrases)
         contact_hit = self._contact_hit(hits) if category == "contact" else None
         if not chosen and contact_hit is None:
             return self._decline(question, language, False, start)
