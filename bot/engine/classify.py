@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from ingest.normalize import normalize_chars
+from ingest.normalize import compact, normalize_chars
 
 # Category cues, matched case-insensitively on the normalized question.  Order breaks ties.
 CATEGORY_CUES: dict[str, tuple[str, ...]] = {
@@ -86,10 +86,6 @@ EN_JA_TERMS: dict[str, str] = {
     "caution": "留意事項", "note": "留意事項",
     "support": "支援 役割", "data": "行政データ", "field": "実証実験フィールド", "portal": "ポータルサイト",
 }
-
-
-def compact(text: str) -> str:
-    return re.sub(r"\s+", "", normalize_chars(text)).casefold()
 
 
 def detect_language(text: str) -> str:

@@ -244,7 +244,7 @@ def quote_line(sentence: Sentence, hits: list[Hit], number: int) -> str:
     return f"{prefix}「{_clip(sentence.text)}」[{number}]"
 
 
-def compose_extractive(question: str, hits: list[Hit], chosen: list[Sentence], category: str,
+def compose_extractive(hits: list[Hit], chosen: list[Sentence], category: str,
                        language: str, city: CityProfile, contact_hit: int | None = None
                        ) -> tuple[str, str, list[Source]]:
     """(lead, body text, sources) for an extractive answer."""

@@ -136,11 +136,9 @@ class Engine:
         category = classify(question)
         if category == "out_of_scope" and query != question:
             category = classify(query)
-        if language == "en":
-            expanded = expand_english(query)
-            salient = salient_tokens(expanded or query, self._city_tokens)
-        else:
-            salient = salient_tokens(query, self._city_tokens)
+        # English questions are matched through their Japanese glossary terms.
+        terms = (expand_english(query) or query) if language == "en" else query
+        salient = salient_tokens(terms, self._city_tokens)
         synonyms = salient_tokens(expand_synonyms(query), self._city_tokens) if language == "ja" else frozenset()
         hits = self.retrieve(question, K, history=history, doc_types=doc_types, doc_ids=doc_ids)
         coverage = self._coverage(salient, hits)
@@ -154,17 +152,16 @@ class Engine:
         elif coverage == 0.0 and top_dense < MIN_DENSE:
             return self._decline(question, language, False, start)
 
-        phrases = key_phrases(expand_english(query) if language == "en" else query)
-        chosen = self.composer.select(hits, salient | synonyms, category, phrases)
+        chosen = self.composer.select(hits, salient | synonyms, category, key_phrases(terms))
         contact_hit = self._contact_hit(hits) if category == "contact" else None
         if not chosen and contact_hit is None:
             return self._decline(question, language, False, start)
-        lead, text, sources = compose_extractive(question, hits, chosen, category, language, self.city,
+        lead, text, sources = compose_extractive(hits, chosen, category, language, self.city,
                                                  contact_hit)
         answer = Answer(question=question, text=text, category=category, abstained=False, sources=sources,
                         language=language, notice=messages.notice(language), lead=lead, mode="extractive")
         if self._llm is not None:
-            answer = self._llm.rewrite(answer, hits, history) or answer
+            answer = self._llm.rewrite(answer, hits) or answer
         answer.latency_ms = (time.perf_counter() - start) * 1000
         return answer
 

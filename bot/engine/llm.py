@@ -61,7 +61,7 @@ class LLMComposer:
         system = SYSTEM_EN if answer.language == "en" else SYSTEM_JA
         return [("system", system), ("human", f"資料の抜粋:\n{passages}\n\n質問: {answer.question}")]
 
-    def rewrite(self, answer: Answer, hits: list[Hit], history=None) -> Answer | None:
+    def rewrite(self, answer: Answer, hits: list[Hit]) -> Answer | None:
         """An LLM-written answer over ``hits``, or None to keep the extractive one."""
         if answer.abstained or not hits:
             return None
