@@ -65,7 +65,7 @@ def missing_groups(answer_text: str, must: list[list[str]]) -> list[list[str]]:
 
 
 def evaluate_item(engine: Engine, item: dict, k: int = 5, params: RetrievalParams | None = None) -> ItemResult:
-    answer = engine.answer(item["q"])
+    answer = engine.answer(item["q"], item_id=item.get("id"))
     hits = engine.retrieve(item["q"], k, params=params)
     rank = evidence_rank([h.chunk.text for h in hits], item.get("evidence") or []) if item["answerable"] else None
     missing = missing_groups(answer.text, item.get("answer_must") or []) if item["answerable"] else []

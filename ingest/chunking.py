@@ -26,6 +26,9 @@ _TEXT_HEADING = re.compile(
     r"^(?:(\d{1,2})\s+|\((\d{1,2})\)\s*|第(\d+)[条章節]\s*|([\u2460-\u2473])\s*)(\S.{0,38})$"
 )
 SECTION_SEP = " > "
+# Part of every chunk id: bump when what is stored with a chunk changes (v2: sentence units and
+# their vectors), so a re-ingest rewrites chunks instead of keeping the old ones by id.
+CHUNK_FORMAT = "v2"
 
 
 @dataclass(frozen=True)
@@ -208,7 +211,7 @@ def chunk_document(doc: LoadedDocument, max_chars: int = 360) -> list[Chunk]:
             piece = piece.strip()
             if not piece:
                 continue
-            digest = _content_hash(doc.doc_id, meta_key, section, block.page, piece)
+            digest = _content_hash(CHUNK_FORMAT, doc.doc_id, meta_key, section, block.page, piece)
             n = seen.get(digest, 0)
             seen[digest] = n + 1
             chunk_id = f"{doc.doc_id}::{digest[:16]}" + (f"-{n}" if n else "")

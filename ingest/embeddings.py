@@ -44,6 +44,13 @@ class E5Embeddings(Embeddings):
         with self._lock:
             return self._model.query(text).tolist()
 
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        """Several query vectors in one model call (an answer embeds its ask and its message)."""
+        if len(texts) == 1:
+            return [self.embed_query(texts[0])]
+        with self._lock:
+            return self._model.query(texts).tolist()
+
     def token_count(self, text: str) -> int:
         return self._model.token_count(text)
 

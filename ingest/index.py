@@ -7,6 +7,8 @@ the answer engine's business; this module only offers the two raw signals.
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -15,7 +17,10 @@ import numpy as np
 from ingest.config import Settings
 from ingest.lexical import LexicalIndex, fingerprint
 from ingest.normalize import normalize
+from ingest.sentences import UNITS_KEY, VECTORS_KEY, decode_vectors, unit_texts
 from ingest.store import ChunkStore, DocRecord
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,16 @@ def rebuild_lexical(settings: Settings, store: ChunkStore, docs: dict[str, DocRe
 Filter = Callable[[StoredChunk], bool]
 
 
+@dataclass(frozen=True)
+class UnitRef:
+    """One sentence unit of a live chunk (see ``ingest.sentences``); ``row`` indexes the matrices."""
+
+    row: int
+    chunk_id: str
+    heading: str
+    text: str
+
+
 class KnowledgeIndex:
     """In-memory view of the live chunks plus the persisted BM25 and the Chroma vectors."""
 
@@ -84,6 +99,47 @@ class KnowledgeIndex:
         self.lexical = LexicalIndex.load(directory, fingerprint(live)) or rebuild_lexical(
             self.settings, self.store, self.docs, directory)
         self._position = {cid: i for i, cid in enumerate(self.lexical.ids)}
+        self._load_vectors(live)
+
+    def _load_vectors(self, live: list[str]) -> None:
+        """Chunk and sentence-unit vectors in memory: a query is one embedding and two products.
+
+        Chunks stored before units existed get theirs embedded here, once per process (re-ingest
+        stores them).
+        """
+        self.chunk_ids = list(live)
+        vectors = self.store.read_vectors(live) if live else {}
+        dim = len(next(iter(vectors.values()))) if vectors else 0
+        self.chunk_matrix = np.array([vectors[c] for c in live], dtype=np.float32).reshape(len(live), dim)
+        self.units: list[UnitRef] = []
+        blocks, unit_chunk, missing = [], [], []
+        for pos, cid in enumerate(live):
+            chunk = self.chunks[cid]
+            raw, blob = chunk.meta.get(UNITS_KEY), chunk.meta.get(VECTORS_KEY)
+            if raw is None or (blob is None and raw != "[]"):
+                missing.append(cid)
+                continue
+            pairs = json.loads(raw)
+            if not pairs:
+                continue
+            blocks.append(decode_vectors(blob, dim))
+            for heading, text in pairs:
+                self.units.append(UnitRef(len(self.units), cid, heading, text))
+                unit_chunk.append(pos)
+        if missing:
+            log.warning("%d chunks have no sentence vectors (stored by an older version); embedding them "
+                        "now — run `ppp-desk ingest` to store them", len(missing))
+            for cid in missing:
+                chunk = self.chunks[cid]
+                units, texts = unit_texts(chunk.text, chunk.title, chunk.section, chunk.doc_type)
+                if not units:
+                    continue
+                blocks.append(np.asarray(self.store.embeddings.embed_documents(texts), dtype=np.float32))
+                for u in units:
+                    self.units.append(UnitRef(len(self.units), cid, u.heading, u.text))
+                    unit_chunk.append(live.index(cid))
+        self.unit_matrix = np.vstack(blocks) if blocks else np.zeros((0, dim), dtype=np.float32)
+        self.unit_chunk = np.array(unit_chunk, dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self.chunks)

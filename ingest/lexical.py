@@ -78,6 +78,34 @@ def _tokenize_cached(text: str) -> tuple[str, ...]:
     return tuple(t for t in tokens if t.strip())
 
 
+_NOUN_SKIP = {"代名詞", "数詞"}
+
+
+@lru_cache(maxsize=4096)
+def content_nouns(text: str) -> tuple[str, ...]:
+    """The nouns of ``text`` as index tokens (compounds and their parts): what a question is about.
+
+    Verbs, particles and question words say how something is asked, not what about; the share of
+    these nouns an answer covers is one of the engine's evidence signals.
+    """
+    from sudachipy import SplitMode
+
+    text = normalize(text)
+    out: list[str] = []
+    for m in _tokenizer().tokenize(text, SplitMode.C):
+        pos = m.part_of_speech()
+        if pos[0] != "名詞" or pos[1] in _NOUN_SKIP:
+            continue
+        # Sudachi spells some English words in katakana ("foreign" → フォーリン); keep them as typed.
+        form = m.surface().lower() if m.surface().isascii() else m.normalized_form().lower()
+        if len(form) < 2 and not _KANJI.match(form):
+            continue
+        parts = [s.normalized_form().lower() for s in m.split(SplitMode.A)]
+        out.extend(p for p in (parts if len(parts) > 1 else []) if len(p) >= 2)
+        out.append(form)
+    return tuple(dict.fromkeys(out))
+
+
 def fingerprint(ids: Iterable[str]) -> str:
     return hashlib.sha256("\n".join(sorted(ids)).encode("utf-8")).hexdigest()
 

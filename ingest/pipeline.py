@@ -22,6 +22,7 @@ from ingest.config import Settings
 from ingest.index import rebuild_lexical
 from ingest.lexical import tokenize
 from ingest.loaders import LoadError, discover, doc_id_for, load
+from ingest.sentences import unit_metadata
 from ingest.store import ChunkStore, DocRecord
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 EMBED_BATCH = 128
 
 # Bump when loaders/normalization/chunking change in a way that alters chunks of unchanged files.
-PIPELINE_VERSION = "7"
+PIPELINE_VERSION = "8"
 
 
 @dataclass
@@ -108,7 +109,9 @@ def ingest(settings: Settings, source: Path | None = None, *, prune: bool = Fals
         longer have deleted; a run killed anywhere in here leaves only strays for the next sweep.
         """
         missing = [c for _r, _o, chunks in pending for c in chunks]
-        store.add_chunks(missing, ({"tokens": " ".join(tokenize(c.context_text()))} for c in missing))
+        units = unit_metadata(missing, store.embeddings)
+        store.add_chunks(missing, ({"tokens": " ".join(tokenize(c.context_text())), **u}
+                                   for c, u in zip(missing, units, strict=True)))
         report.chunks_written += len(missing)
         store.commit_documents([record for record, _o, _c in pending])
         for record, old, _chunks in pending:

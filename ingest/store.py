@@ -165,6 +165,15 @@ class ChunkStore:
                                   include=["documents", "metadatas"])
         return list(zip(got["ids"], got["documents"], got["metadatas"], strict=True))
 
+    def read_vectors(self, ids: Sequence[str]) -> dict[str, list[float]]:
+        """The stored e5 vectors of the given chunks (the engine keeps them in memory)."""
+        out: dict[str, list[float]] = {}
+        ids = list(ids)
+        for start in range(0, len(ids), 500):
+            got = self.collection.get(ids=ids[start:start + 500], include=["embeddings"])
+            out.update(zip(got["ids"], got["embeddings"], strict=True))
+        return out
+
     def query(self, vector: list[float], k: int, where: dict | None = None) -> list[tuple[str, float]]:
         """Nearest chunks as (id, cosine similarity)."""
         if self.collection.count() == 0:

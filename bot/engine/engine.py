@@ -1,9 +1,13 @@
-"""The answer engine: retrieve → classify → compose → Answer.
+"""The answer engine: question → evidence → decision → composed Answer.
+
+Each stage reads the one :class:`~bot.engine.question.Question`.  Passages are found by the whole
+message and sentences chosen by the ask (small-to-big); whether to answer is decided from measured
+evidence by the calibrated rule of ``bot.engine.decide``, never from keyword lists.  Safety
+refusals (other businesses' data, internal notes, instructions, promises) are patterns and stay so.
 
 The engine only ever opens the public knowledge collection (``settings.collection``); internal
-records live elsewhere and have no path in here.  An LLM, when configured, may rephrase the
-answer from the same retrieved passages; its output is accepted only if every citation points at a
-retrieved passage, otherwise the extractive answer stands.
+records live elsewhere and have no path in here.  An LLM, when configured, may rewrite the answer
+from the same passages; it is accepted only if every citation points at one of them.
 """
 
 from __future__ import annotations
@@ -11,34 +15,31 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+
+import numpy as np
 
 from bot.answer import Answer
 from bot.city import CityProfile, load_city
 from bot.engine import messages
-from bot.engine.classify import (
-    classify,
-    detect_language,
-    expand_english,
-    expand_synonyms,
-    is_follow_up,
-    is_refusal,
-)
-from bot.engine.compose import Composer, compose_extractive, idf_table, key_phrases, salient_tokens
+from bot.engine.safety import is_refusal
+from bot.engine.compose import compose, missing_type_text
+from bot.engine.decide import Calibration, load_calibration
+from bot.engine.evidence import Candidate, EvidenceScorer, Signals, Weights
+from bot.engine.glossary import AnswerType, Glossary, load_glossary
+from bot.engine.question import Question, parse
 from bot.engine.retrieve import Hit, RetrievalParams, Retriever, make_filter
 from ingest.config import Settings
-from ingest.index import KnowledgeIndex
-from ingest.lexical import tokenize
+from ingest.index import KnowledgeIndex, StoredChunk
+from ingest.lexical import content_nouns
+from ingest.normalize import normalize
 
 log = logging.getLogger(__name__)
-
-# Share of the question's content words that must appear in one retrieved passage for a question
-# without any desk-topic cue to be answered at all (otherwise: abstain, never guess).
-OFF_TOPIC_MIN_COVERAGE = 0.75
-# A desk-topic question is abstained when no retrieved passage shares a content word with it and
-# the best vector similarity is below this.
-MIN_DENSE = 0.80
 K = 5
+MAX_CASES = 3
+# Units looked at for the expected kind of answer (a date, an amount…) besides the chosen ones.
+TYPE_WINDOW = 3
 
 
 @dataclass(frozen=True)
@@ -50,116 +51,182 @@ class Turn:
     category: str = ""
 
 
+@dataclass
+class Evidence:
+    """Everything the engine measured for one question (``ppp-desk calibrate`` reads this)."""
+
+    question: Question
+    candidates: list[Candidate]
+    chosen: list[Candidate]
+    signals: Signals
+    missing_types: list[AnswerType]
+    cases: list[Candidate]
+    contact: Candidate | None
+
+
 class Engine:
     def __init__(self, settings: Settings, index: KnowledgeIndex | None = None,
-                 params: RetrievalParams | None = None) -> None:
+                 params: RetrievalParams | None = None, calibration: Calibration | None = None) -> None:
         self.settings = settings
         self.index = index or KnowledgeIndex(settings)
         self.city: CityProfile = load_city(settings.knowledge_dir)
+        self.glossary: Glossary = load_glossary(settings.knowledge_dir)
         self.retriever = Retriever(self.index, params)
-        self._city_tokens = frozenset(tokenize(self.city.city))
-        self.composer = Composer(idf_table(c.meta.get("tokens", "").split() for c in self.index.chunks.values()))
+        self.calibration = calibration or load_calibration()
+        self.scorer = EvidenceScorer(self.index)
+        self._embeddings = self.index.store.embeddings
+        self._category_names, self._category_matrix = self._category_vectors()
         self._llm = None
         if settings.llm_model:
             from bot.engine.llm import LLMComposer
 
             self._llm = LLMComposer(settings)
 
-    # --- helpers ---------------------------------------------------------------------------------
-    def _contact_hit(self, hits: list[Hit]) -> int | None:
-        """Index of the retrieved passage that holds the desk's contact, retrieving it if needed."""
+    # --- set-up ----------------------------------------------------------------------------------
+    def _category_vectors(self) -> tuple[list[str], np.ndarray]:
+        names = list(self.glossary.categories)
+        if not names:
+            return [], np.zeros((0, 1), dtype=np.float32)
+        vectors = self._embeddings.embed_documents([self.glossary.categories[n] for n in names])
+        return names, np.asarray(vectors, dtype=np.float32)
+
+    def _embed(self, texts: list[str]) -> list[np.ndarray]:
+        """Query vectors for several texts in one model call (duplicates embedded once)."""
+        unique = list(dict.fromkeys(texts))
+        embed_many = getattr(self._embeddings, "embed_queries", None)
+        vectors = embed_many(unique) if embed_many else [self._embeddings.embed_query(t) for t in unique]
+        by_text = {t: np.asarray(v, dtype=np.float32) for t, v in zip(unique, vectors, strict=True)}
+        return [by_text[t] for t in texts]
+
+    def _contact_candidate(self) -> Candidate | None:
+        """The passage that holds the desk's contact (city.yaml says which), as a citation."""
         src = self.city.desk.source
-        for i, h in enumerate(hits):
-            if h.chunk.doc_id == src.doc and (not src.section or h.chunk.section.endswith(src.section)):
-                return i
-        for chunk in self.index.chunks.values():
-            if chunk.doc_id == src.doc and chunk.section.endswith(src.section) and self.city.desk.phone in chunk.text:
-                hits.append(Hit(chunk, 0.0))
-                return len(hits) - 1
+        for unit in self.index.units:
+            chunk = self.index.chunks[unit.chunk_id]
+            if chunk.doc_id == src.doc and (not src.section or chunk.section.endswith(src.section)) \
+                    and self.city.desk.phone in chunk.text:
+                return Candidate(unit, chunk, 0.0, 0.0, 0.0, 0.0)
         return None
 
-    @staticmethod
-    def _coverage(salient: frozenset[str], hits: list[Hit], top: int = 3) -> float:
-        if not salient:
-            return 0.0
-        best = 0.0
-        for h in hits[:top]:
-            tokens = set(h.chunk.meta.get("tokens", "").split())
-            best = max(best, len(salient & tokens) / len(salient))
-        return best
+    # --- stages ----------------------------------------------------------------------------------
+    def read(self, question: str, history: list[Turn] | None = None) -> Question:
+        return parse(question, self.glossary, [t.question for t in history or []], self.city.desk.name)
 
-    def _decline(self, question: str, language: str, refusal: bool, start: float) -> Answer:
+    def gather(self, q: Question, *, weights: Weights | None = None,
+               keep: Callable[[StoredChunk], bool] | None = None) -> Evidence:
+        """Score the sentence units, choose the quotes and measure the signals (no decision yet)."""
+        weights = weights or self.calibration.weights
+        parts = list(q.ask_parts) if len(q.ask_parts) > 1 else []
+        retrieval_ask = f"{q.ask} {q.expansion}".strip() if q.language == "en" else q.ask
+        vectors = self._embed([retrieval_ask, q.whole] + parts)
+        ask_vec, whole_vec, part_vecs = vectors[0], vectors[1], vectors[2:]
+        lexical = self.index.lexical_search(f"{q.whole} {q.expansion}", 30, keep=keep)
+        bm25 = {c.id: s for c, s in lexical}
+        candidates = self.scorer.score(q, ask_vec, whole_vec, bm25, weights, keep)
+        required = [self.scorer.part_best(v, content_nouns(p), candidates, weights)
+                    for p, v in zip(parts, part_vecs, strict=True)]
+        chosen = self.scorer.select(candidates, weights, [c for c in required if c is not None])
+        signals = self.scorer.signals(q, candidates, chosen)
+        missing = self._missing_types(q, candidates, chosen)
+        cases = self._cases(candidates, weights) if q.wants_cases else []
+        contact = self._contact_candidate() if q.wants_contact else None
+        return Evidence(q, candidates, chosen, signals, missing, cases, contact)
+
+    def _missing_types(self, q: Question, candidates: list[Candidate], chosen: list[Candidate]) -> list[AnswerType]:
+        """Expected kinds of answer that neither the chosen quotes nor the next best units contain."""
+        if not q.expected or q.wants_contact:
+            return []
+        pool = chosen + [c for c in candidates[:TYPE_WINDOW] if c not in chosen]
+        texts = [normalize(f"{c.unit.heading} {c.unit.text}").casefold() for c in pool]
+        return [t for t in q.expected if not any(t.answer.search(x) for x in texts)]
+
+    def _cases(self, candidates: list[Candidate], weights: Weights) -> list[Candidate]:
+        """The best unit of each published case study close to the best case's score."""
+        best_per_doc: dict[str, Candidate] = {}
+        for c in candidates:
+            if c.chunk.doc_type == "case_study" and c.chunk.doc_id not in best_per_doc:
+                best_per_doc[c.chunk.doc_id] = c
+        ranked = sorted(best_per_doc.values(), key=lambda c: -c.score)
+        if not ranked:
+            return []
+        floor = ranked[0].score - weights.margin
+        return [c for c in ranked[:MAX_CASES] if c.score >= floor]
+
+    def category(self, q: Question, evidence: Evidence) -> str:
+        if evidence.contact is not None:
+            return "contact"
+        if evidence.cases:
+            return "precedent"
+        if not self._category_names:
+            return "scheme"
+        sims = self._category_matrix @ self._embed([q.ask])[0]
+        return self._category_names[int(np.argmax(sims))]
+
+    # --- answers ---------------------------------------------------------------------------------
+    def _decline(self, q: Question, refusal: bool, start: float) -> Answer:
+        language = q.language
         text = messages.refusal_text(self.city, language) if refusal else messages.abstain_text(self.city, language)
-        return Answer(question=question, text=text, category="out_of_scope", abstained=True, sources=[],
+        return Answer(question=q.text, text=text, category="out_of_scope", abstained=True, sources=[],
                       latency_ms=(time.perf_counter() - start) * 1000, language=language,
                       notice=messages.notice(language), lead=text.split("。")[0] + "。",
                       mode="refusal" if refusal else "abstain")
 
-    # --- public API ------------------------------------------------------------------------------
     def retrieve(self, question: str, k: int = K, params: RetrievalParams | None = None,
                  history: list[Turn] | None = None, doc_types: set[str] | None = None,
                  doc_ids: set[str] | None = None) -> list[Hit]:
-        """Top-k passages for a question (optionally only of some document types or documents)."""
-        query = self._contextual_query(question, history)
-        expansion = expand_english(query) if detect_language(query) == "en" else expand_synonyms(query)
-        return self.retriever.retrieve(query, k, lexical_query=f"{query} {expansion}", params=params,
-                                       keep=make_filter(doc_types, doc_ids))
-
-    @staticmethod
-    def _contextual_query(question: str, history: list[Turn] | None) -> str:
-        if history and is_follow_up(question):
-            return f"{history[-1].question} {question}"
-        return question
+        """Top-k passages for a question: the passages of its best sentence units, in order."""
+        q = self.read(question, history)
+        if params is not None and params != self.retriever.params:
+            return self.retriever.retrieve(q.whole, k, lexical_query=f"{q.whole} {q.expansion}", params=params,
+                                           keep=make_filter(doc_types, doc_ids))
+        evidence = self.gather(q, keep=make_filter(doc_types, doc_ids))
+        hits, seen = [], set()
+        for c in evidence.chosen + evidence.candidates:
+            if c.chunk.id not in seen:
+                seen.add(c.chunk.id)
+                hits.append(Hit(c.chunk, c.score, c.passage, c.lexical))
+            if len(hits) == k:
+                break
+        return hits
 
     def answer(self, question: str, history: list[Turn] | None = None, *, doc_types: set[str] | None = None,
-               doc_ids: set[str] | None = None) -> Answer:
+               doc_ids: set[str] | None = None, item_id: str | None = None) -> Answer:
         """Answer one question (never raises for bad input: returns a polite message instead).
 
-        ``doc_types`` / ``doc_ids`` restrict the passages used (e.g. only the guideline).
+        ``doc_types`` / ``doc_ids`` restrict the passages used (e.g. only the guideline);
+        ``item_id`` names an evaluation item, so its decision uses the model that never saw it.
         """
         start = time.perf_counter()
-        question = (question or "").strip()
-        language = detect_language(question)
-        if not question:
+        q = self.read(question, history)
+        language = q.language
+        if not q.text:
             text = messages.empty_question_text(language)
             return Answer(question="", text=text, category="out_of_scope", abstained=True, language=language,
                           notice=messages.notice(language), lead=text, mode="abstain")
-        if len(question) > messages.MAX_QUESTION_CHARS:
+        if len(q.text) > messages.MAX_QUESTION_CHARS:
             text = messages.too_long_text(messages.MAX_QUESTION_CHARS, language)
-            return Answer(question=question[:200] + "…", text=text, category="out_of_scope", abstained=True,
+            return Answer(question=q.text[:200] + "…", text=text, category="out_of_scope", abstained=True,
                           language=language, notice=messages.notice(language), lead=text, mode="abstain",
                           latency_ms=(time.perf_counter() - start) * 1000)
-        if is_refusal(question):
-            return self._decline(question, language, True, start)
-
-        query = self._contextual_query(question, history)
-        category = classify(question)
-        if category == "out_of_scope" and query != question:
-            category = classify(query)
-        # English questions are matched through their Japanese glossary terms.
-        terms = (expand_english(query) or query) if language == "en" else query
-        salient = salient_tokens(terms, self._city_tokens)
-        synonyms = salient_tokens(expand_synonyms(query), self._city_tokens) if language == "ja" else frozenset()
-        hits = self.retrieve(question, K, history=history, doc_types=doc_types, doc_ids=doc_ids)
-        coverage = self._coverage(salient, hits)
-        top_dense = max((h.dense for h in hits), default=0.0)
-        if not hits:
-            return self._decline(question, language, False, start)
-        if category == "out_of_scope":
-            if coverage < OFF_TOPIC_MIN_COVERAGE:
-                return self._decline(question, language, False, start)
-            category = {"case_study": "precedent", "agreement": "agreement"}.get(hits[0].chunk.doc_type, "scheme")
-        elif coverage == 0.0 and top_dense < MIN_DENSE:
-            return self._decline(question, language, False, start)
-
-        chosen = self.composer.select(hits, salient | synonyms, category, key_phrases(terms))
-        contact_hit = self._contact_hit(hits) if category == "contact" else None
-        if not chosen and contact_hit is None:
-            return self._decline(question, language, False, start)
-        lead, text, sources = compose_extractive(hits, chosen, category, language, self.city,
-                                                 contact_hit)
-        answer = Answer(question=question, text=text, category=category, abstained=False, sources=sources,
-                        language=language, notice=messages.notice(language), lead=lead, mode="extractive")
+        if is_refusal(q.text):
+            return self._decline(q, True, start)
+        evidence = self.gather(q, keep=make_filter(doc_types, doc_ids))
+        if not evidence.chosen:
+            return self._decline(q, False, start)
+        if evidence.missing_types:
+            lead, text, sources = missing_type_text(
+                evidence.missing_types, evidence.chosen[0], language, self.city,
+                messages.abstain_contact(self.city, language))
+            return Answer(question=q.text, text=text, category="out_of_scope", abstained=True, sources=sources,
+                          latency_ms=(time.perf_counter() - start) * 1000, language=language,
+                          notice=messages.notice(language), lead=lead, mode="abstain")
+        if evidence.contact is None and not self.calibration.model_for(item_id).answers(evidence.signals):
+            return self._decline(q, False, start)
+        lead, text, sources, hits = compose(evidence.chosen, language, self.city, self.glossary,
+                                            contact=evidence.contact, cases=evidence.cases)
+        answer = Answer(question=q.text, text=text, category=self.category(q, evidence), abstained=False,
+                        sources=sources, language=language, notice=messages.notice(language), lead=lead,
+                        mode="extractive")
         if self._llm is not None:
             answer = self._llm.rewrite(answer, hits) or answer
         answer.latency_ms = (time.perf_counter() - start) * 1000

@@ -26,6 +26,16 @@ def abstain_text(city: CityProfile, language: str) -> str:
             "お問い合わせいただくか、「担当者に相談する」から担当者におつなぎします。")
 
 
+def abstain_contact(city: CityProfile, language: str) -> str:
+    """The desk's contact and the hand-off offer, for answers that stop short."""
+    d = city.desk
+    if language == "en":
+        return (f"For details, please contact {d.name} ({d.department}, phone {d.phone}; web inquiries via the "
+                f"portal's CONTACT form: {d.web}), or press “Ask the desk staff” and I will hand your question over.")
+    return (f"詳しくは{d.name}（{d.department}、電話 {d.phone}、WEBはポータルサイト {d.web} のCONTACT）へ"
+            "お問い合わせいただくか、「担当者に相談する」から担当者におつなぎします。")
+
+
 def refusal_text(city: CityProfile, language: str) -> str:
     d = city.desk
     if language == "en":
