@@ -96,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, default=5)
     p.set_defaults(handler=_lazy("bot.commands", "evaluate"))
 
+    p = sub.add_parser("calibrate", help="refit the answer-or-abstain rule on the development sets (k-fold CV)")
+    p.add_argument("--set", dest="sets", action="append",
+                   help="JSONL file (repeatable; default: ../shared/eval/dev.jsonl and dev2.jsonl)")
+    p.add_argument("--folds", type=int, default=5)
+    p.set_defaults(handler=_lazy("bot.commands", "calibrate"))
+
     p = sub.add_parser("serve", help="run the Slack app (Socket Mode if SLACK_APP_TOKEN, else HTTP)")
     p.add_argument("--port", type=int, default=None)
     p.add_argument("--workers", type=int, default=None)

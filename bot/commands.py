@@ -136,6 +136,39 @@ def evaluate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def calibrate(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.engine.calibrate import refit
+    from bot.evaluation import load_set, run
+
+    paths = [Path(p) for p in args.sets] if args.sets else [DEFAULT_EVAL_SET, DEFAULT_EVAL_SET.with_name("dev2.jsonl")]
+    sets = {}
+    for path in paths:
+        if not path.exists():
+            print(f"ppp-desk calibrate: {path}: no such file (pass --set FILE)", file=sys.stderr)
+            return 2
+        try:
+            sets[path.name] = load_set(path)
+        except ValueError as exc:
+            print(f"ppp-desk calibrate: {exc}", file=sys.stderr)
+            return 2
+    if args.folds < 2:
+        print("ppp-desk calibrate: --folds must be at least 2", file=sys.stderr)
+        return 2
+    engine = _engine(settings)
+    if engine is None:
+        return 2
+    try:
+        calibration = refit(engine, sets, args.folds)
+    except ValueError as exc:
+        print(f"ppp-desk calibrate: {exc}", file=sys.stderr)
+        return 2
+    print(f"fitted on {', '.join(sets)}: {calibration.report['items']} items, {args.folds} folds, "
+          f"{calibration.report['decided_by_rule']} decided by the rule; cross-validated figures:")
+    for path in paths:
+        print(format_report(run(engine, sets[path.name]), path))
+    return 0
+
+
 def _row(name: str, m: dict) -> str:
     return (f"{name:<16} {m['items']:>5} {m['hit@1']:>6.2f} {m['hit@3']:>6.2f} {m['hit@5']:>6.2f} "
             f"{m['fact_coverage']:>6.2f} {m['abstention_correct']:>6.2f} {m['latency_p50_ms']:>8.1f} "
@@ -149,6 +182,10 @@ def format_report(report: dict, path: Path) -> str:
              _row("overall", report["overall"])]
     lines += [_row(cat, m) for cat, m in report["per_category"].items()]
     o = report["overall"]
+    cv = report.get("decision", {})
+    if cv:
+        lines.append(f"decision: {cv['held_out']} items scored by the fold model that never saw them (k-fold CV), "
+                     f"{cv['full_model']} by the shipped model")
     lines.append(f"answerable abstained: {o['answerable_abstained']}   unanswerable answered: "
                  f"{o['unanswerable_answered']}   category accuracy: {o['category_accuracy']:.2f}")
     if report["failures"]:

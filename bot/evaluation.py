@@ -120,5 +120,7 @@ def run(engine: Engine, items: list[dict], k: int = 5, params: RetrievalParams |
         for r in results
         if not r.abstention_ok or r.facts_ok is False or (r.answerable and not r.hit_rank)
     ]
-    return {"overall": summarize(results), "per_category": {c: summarize(rs) for c, rs in sorted(by_cat.items())},
+    folds = engine.calibration.folds
+    held_out = sum(1 for item in items if item.get("id") in folds and engine.calibration.fold_models)
+    return {"overall": summarize(results), "decision": {"held_out": held_out, "full_model": len(items) - held_out}, "per_category": {c: summarize(rs) for c, rs in sorted(by_cat.items())},
             "failures": failures, "seconds": time.perf_counter() - started}

@@ -26,7 +26,7 @@ from bot.engine import messages
 from bot.engine.safety import is_refusal
 from bot.engine.compose import compose, missing_type_text
 from bot.engine.decide import Calibration, load_calibration
-from bot.engine.evidence import Candidate, EvidenceScorer, Signals, Weights
+from bot.engine.evidence import MAX_QUOTES, Candidate, EvidenceScorer, Signals, Weights
 from bot.engine.glossary import AnswerType, Glossary, load_glossary
 from bot.engine.question import Question, parse
 from bot.engine.retrieve import Hit, RetrievalParams, Retriever, make_filter
@@ -38,8 +38,10 @@ from ingest.normalize import normalize
 log = logging.getLogger(__name__)
 K = 5
 MAX_CASES = 3
-# Units looked at for the expected kind of answer (a date, an amount…) besides the chosen ones.
-TYPE_WINDOW = 3
+# A unit with the expected kind of answer (a date, an amount…) is quoted when it is among the
+# TYPE_POOL best and within TYPE_REACH margins of the lead's score.
+TYPE_POOL = 15
+TYPE_REACH = 2.0
 
 
 @dataclass(frozen=True)
@@ -127,18 +129,37 @@ class Engine:
                     for p, v in zip(parts, part_vecs, strict=True)]
         chosen = self.scorer.select(candidates, weights, [c for c in required if c is not None])
         signals = self.scorer.signals(q, candidates, chosen)
-        missing = self._missing_types(q, candidates, chosen)
+        missing = self._missing_types(q, candidates, chosen, weights)
         cases = self._cases(candidates, weights) if q.wants_cases else []
         contact = self._contact_candidate() if q.wants_contact else None
         return Evidence(q, candidates, chosen, signals, missing, cases, contact)
 
-    def _missing_types(self, q: Question, candidates: list[Candidate], chosen: list[Candidate]) -> list[AnswerType]:
-        """Expected kinds of answer that neither the chosen quotes nor the next best units contain."""
-        if not q.expected or q.wants_contact:
+    def _missing_types(self, q: Question, candidates: list[Candidate], chosen: list[Candidate],
+                       weights: Weights) -> list[AnswerType]:
+        """Expected kinds of answer the evidence lacks; a close unit that has one joins ``chosen``.
+
+        "いつ…？" needs a date: when the chosen quotes have none but a unit nearly as relevant
+        does, that unit is quoted; when no relevant unit has one, the kind is reported missing.
+        """
+        if not q.expected or q.wants_contact or not chosen:
             return []
-        pool = chosen + [c for c in candidates[:TYPE_WINDOW] if c not in chosen]
-        texts = [normalize(f"{c.unit.heading} {c.unit.text}").casefold() for c in pool]
-        return [t for t in q.expected if not any(t.answer.search(x) for x in texts)]
+
+        def has(t: AnswerType, c: Candidate) -> bool:
+            return bool(t.answer.search(normalize(f"{c.unit.heading} {c.unit.text}").casefold()))
+
+        floor = chosen[0].score - TYPE_REACH * weights.margin
+        missing = []
+        for t in q.expected:
+            if any(has(t, c) for c in chosen):
+                continue
+            found = next((c for c in candidates[:TYPE_POOL] if c.score >= floor and has(t, c)), None)
+            if found is None:
+                missing.append(t)
+            else:
+                if len(chosen) >= MAX_QUOTES:
+                    chosen.pop()
+                chosen.append(found)
+        return missing
 
     def _cases(self, candidates: list[Candidate], weights: Weights) -> list[Candidate]:
         """The best unit of each published case study close to the best case's score."""

@@ -15,7 +15,8 @@ from ingest.normalize import normalize_chars
 # Requests the desk must refuse whatever the documents say: other businesses' proposals, internal
 # records or instructions, and promises the city never made.
 _REFUSAL = [
-    r"(他社|他の(事業者|会社|企業)|ほかの(事業者|会社|企業)|競合).{0,20}(提案|内容|情報|資料|記録|申請)",
+    r"(他社|他の(事業者|会社|企業)|ほかの(事業者|会社|企業)|競合)(の|が).{0,20}(提案|内容|情報|資料|記録|申請)"
+    r".{0,15}(見せ|教え|表示|知りたい|開示|共有|出して|ください|下さい)",
     r"(他|ほか|別|その)の?(会社|事業者|企業|団体|社)(名|の名前)?.{0,30}(提案書?の?(中身|内容)|見積)",
     r"(指示|命令|ルール|設定|プロンプト).{0,12}(無視|忘れ|破棄|教え|表示|見せ)",
     r"(システム|内部|非公開).{0,10}(プロンプト|指示|メモ|記録|情報|データ)",
