@@ -106,6 +106,28 @@ def content_nouns(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
+def noun_phrases(text: str) -> tuple[str, ...]:
+    """Noun compounds as written ("事業連携協定", "自由提案"), three characters or longer.
+
+    A question naming several things ("AとBの違い") needs a sentence about each of them; its
+    compounds say which, even when their parts are common words on their own.
+    """
+    from sudachipy import SplitMode
+
+    phrases, run = [], []
+    for m in _tokenizer().tokenize(normalize(text), SplitMode.C):
+        pos = m.part_of_speech()
+        if pos[0] in {"名詞", "接頭辞", "接尾辞"} and pos[1] not in _NOUN_SKIP:
+            run.append(m.surface())
+            continue
+        if run:
+            phrases.append("".join(run))
+        run = []
+    if run:
+        phrases.append("".join(run))
+    return tuple(p for p in dict.fromkeys(phrases) if len(p) >= 3 and not p.isascii())
+
+
 def fingerprint(ids: Iterable[str]) -> str:
     return hashlib.sha256("\n".join(sorted(ids)).encode("utf-8")).hexdigest()
 

@@ -47,6 +47,7 @@ class Calibration:
     weights: Weights = field(default_factory=Weights)
     folds: dict[str, int] = field(default_factory=dict)  # eval item id → its fold
     fold_models: tuple[Model, ...] = ()  # fold k's model was fitted without fold k
+    fold_weights: tuple[Weights, ...] = ()  # and so were fold k's scoring weights
     fitted_on: tuple[str, ...] = ()
     report: dict = field(default_factory=dict)  # cross-validated figures at fitting time
 
@@ -56,9 +57,16 @@ class Calibration:
             return self.fold_models[self.folds[item_id]]
         return self.model
 
+    def weights_for(self, item_id: str | None) -> Weights:
+        """The held-out scoring weights for a development item; the shipped ones otherwise."""
+        if item_id is not None and item_id in self.folds and self.fold_weights:
+            return self.fold_weights[self.folds[item_id]]
+        return self.weights
+
     def to_json(self) -> dict:
         return {"features": list(FEATURES), "model": asdict(self.model), "weights": asdict(self.weights),
                 "folds": self.folds, "fold_models": [asdict(m) for m in self.fold_models],
+                "fold_weights": [asdict(w) for w in self.fold_weights],
                 "fitted_on": list(self.fitted_on), "report": self.report}
 
 
@@ -78,6 +86,7 @@ def load_calibration(path: Path = CALIBRATION_FILE) -> Calibration:
     return Calibration(model=_model(data["model"]), weights=Weights(**data.get("weights", {})),
                        folds={k: int(v) for k, v in data.get("folds", {}).items()},
                        fold_models=tuple(_model(m) for m in data.get("fold_models", [])),
+                       fold_weights=tuple(Weights(**w) for w in data.get("fold_weights", [])),
                        fitted_on=tuple(data.get("fitted_on", ())), report=data.get("report", {}))
 
 

@@ -37,6 +37,7 @@ from ingest.normalize import normalize
 
 log = logging.getLogger(__name__)
 K = 5
+VECTOR_CACHE = 2048
 MAX_CASES = 3
 # A unit with the expected kind of answer (a date, an amount…) is quoted when it is among the
 # TYPE_POOL best and within TYPE_REACH margins of the lead's score.
@@ -77,6 +78,8 @@ class Engine:
         self.calibration = calibration or load_calibration()
         self.scorer = EvidenceScorer(self.index)
         self._embeddings = self.index.store.embeddings
+        self._vector_cache: dict[str, np.ndarray] = {}
+        self._cache_lock = threading.Lock()
         self._category_names, self._category_matrix = self._category_vectors()
         self._llm = None
         if settings.llm_model:
@@ -93,12 +96,20 @@ class Engine:
         return names, np.asarray(vectors, dtype=np.float32)
 
     def _embed(self, texts: list[str]) -> list[np.ndarray]:
-        """Query vectors for several texts in one model call (duplicates embedded once)."""
-        unique = list(dict.fromkeys(texts))
-        embed_many = getattr(self._embeddings, "embed_queries", None)
-        vectors = embed_many(unique) if embed_many else [self._embeddings.embed_query(t) for t in unique]
-        by_text = {t: np.asarray(v, dtype=np.float32) for t, v in zip(unique, vectors, strict=True)}
-        return [by_text[t] for t in texts]
+        """Query vectors for several texts in one model call (duplicates and repeats embedded once).
+
+        Suggested prompts and retried questions come back often; the cache is small and per process.
+        """
+        unique = [t for t in dict.fromkeys(texts) if t not in self._vector_cache]
+        if unique:
+            embed_many = getattr(self._embeddings, "embed_queries", None)
+            vectors = embed_many(unique) if embed_many else [self._embeddings.embed_query(t) for t in unique]
+            with self._cache_lock:
+                for t, v in zip(unique, vectors, strict=True):
+                    if len(self._vector_cache) >= VECTOR_CACHE:
+                        self._vector_cache.pop(next(iter(self._vector_cache)))
+                    self._vector_cache[t] = np.asarray(v, dtype=np.float32)
+        return [self._vector_cache[t] for t in texts]
 
     def _contact_candidate(self) -> Candidate | None:
         """The passage that holds the desk's contact (city.yaml says which), as a citation."""
@@ -127,7 +138,7 @@ class Engine:
         candidates = self.scorer.score(q, ask_vec, whole_vec, bm25, weights, keep)
         required = [self.scorer.part_best(v, content_nouns(p), candidates, weights)
                     for p, v in zip(parts, part_vecs, strict=True)]
-        chosen = self.scorer.select(candidates, weights, [c for c in required if c is not None])
+        chosen = self.scorer.select(candidates, weights, [c for c in required if c is not None], q.phrases)
         signals = self.scorer.signals(q, candidates, chosen)
         missing = self._missing_types(q, candidates, chosen, weights)
         cases = self._cases(candidates, weights) if q.wants_cases else []
@@ -184,6 +195,19 @@ class Engine:
         return self._category_names[int(np.argmax(sims))]
 
     # --- answers ---------------------------------------------------------------------------------
+    def compose(self, q: Question, evidence: Evidence) -> tuple[Answer, list[Hit]]:
+        """The extractive answer over the evidence (no decision: callers decide first)."""
+        lead, text, sources, hits = compose(evidence.chosen, q.language, self.city, self.glossary,
+                                            contact=evidence.contact, cases=evidence.cases)
+        return Answer(question=q.text, text=text, category=self.category(q, evidence), abstained=False,
+                      sources=sources, language=q.language, notice=messages.notice(q.language), lead=lead,
+                      mode="extractive"), hits
+
+    def forget_vectors(self) -> None:
+        """Empty the query-vector cache (evaluations measure latency without it)."""
+        with self._cache_lock:
+            self._vector_cache.clear()
+
     def _decline(self, q: Question, refusal: bool, start: float) -> Answer:
         language = q.language
         text = messages.refusal_text(self.city, language) if refusal else messages.abstain_text(self.city, language)
@@ -231,7 +255,7 @@ class Engine:
                           latency_ms=(time.perf_counter() - start) * 1000)
         if is_refusal(q.text):
             return self._decline(q, True, start)
-        evidence = self.gather(q, keep=make_filter(doc_types, doc_ids))
+        evidence = self.gather(q, weights=self.calibration.weights_for(item_id), keep=make_filter(doc_types, doc_ids))
         if not evidence.chosen:
             return self._decline(q, False, start)
         if evidence.missing_types:
@@ -243,11 +267,7 @@ class Engine:
                           notice=messages.notice(language), lead=lead, mode="abstain")
         if evidence.contact is None and not self.calibration.model_for(item_id).answers(evidence.signals):
             return self._decline(q, False, start)
-        lead, text, sources, hits = compose(evidence.chosen, language, self.city, self.glossary,
-                                            contact=evidence.contact, cases=evidence.cases)
-        answer = Answer(question=q.text, text=text, category=self.category(q, evidence), abstained=False,
-                        sources=sources, language=language, notice=messages.notice(language), lead=lead,
-                        mode="extractive")
+        answer, hits = self.compose(q, evidence)
         if self._llm is not None:
             answer = self._llm.rewrite(answer, hits) or answer
         answer.latency_ms = (time.perf_counter() - start) * 1000

@@ -18,8 +18,10 @@ import numpy as np
 from bot.engine.question import Question
 from ingest.index import KnowledgeIndex, StoredChunk, UnitRef
 from ingest.lexical import tokenize
+from ingest.normalize import compact
 
 MAX_QUOTES = 3
+MIN_LEAD_CHARS = 8
 
 
 @dataclass(frozen=True)
@@ -30,8 +32,10 @@ class Weights:
     passage: float = 0.5  # e5: whole message ↔ the unit's passage
     lexical: float = 0.1  # idf share of the ask's nouns found in the unit and its heading
     bm25: float = 0.05  # the passage's BM25 score, scaled to 0..1 over the candidates
+    related: float = 0.5  # a glossary term counts this much of one of the ask's own nouns
     margin: float = 0.06  # supporting quotes score at most this far below the lead
-    redundancy: float = 0.5  # MMR: penalty for a unit similar to one already chosen
+    novelty: float = 0.04  # MMR: bonus for a quote naming one of the ask's phrases not yet quoted
+    redundancy: float = 0.5  # MMR: penalty per unit of similarity above 0.9 to a chosen quote
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,14 @@ class EvidenceScorer:
         self.idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
         self.max_idf = math.log(1 + (n + 0.5) / 0.5)
         self.vocabulary = set(df) | {t for ts in self.chunk_tokens.values() for t in ts}
+        postings: dict[str, list[int]] = {}
+        for row, tokens in enumerate(self.unit_tokens):
+            for t in tokens:
+                postings.setdefault(t, []).append(row)
+        self.postings = {t: np.array(rows, dtype=np.int64) for t, rows in postings.items()}
+        self.unit_flat = [compact(f"{u.heading}{u.text}") for u in units]
+        # A unit this short is a label ("(連携事業)"), not a finding: it may support, never lead.
+        self.leadable = np.array([len(u.text) >= MIN_LEAD_CHARS for u in units], dtype=bool)
 
     def weight(self, token: str) -> float:
         return self.idf.get(token, self.max_idf)
@@ -86,6 +98,21 @@ class EvidenceScorer:
         total = sum(self.weight(t) for t in nouns)
         return sum(self.weight(t) for t in nouns if t in tokens) / total if total else 0.0
 
+    def lexical_shares(self, nouns: Iterable[str], related: Iterable[str] = (), related_weight: float = 0.5
+                       ) -> np.ndarray:
+        """Per unit: the idf-weighted share of the ask's nouns it contains (glossary terms count less)."""
+        out = np.zeros(len(self.index.units), dtype=np.float32)
+        nouns = list(nouns)
+        total = sum(self.weight(t) for t in nouns)
+        if not total:
+            return out
+        for weight, tokens in ((1.0, nouns), (related_weight, list(related))):
+            for t in tokens:
+                rows = self.postings.get(t)
+                if rows is not None:
+                    out[rows] += weight * self.weight(t)
+        return np.minimum(out / total, 1.0)
+
     def score(self, question: Question, ask_vec: np.ndarray, whole_vec: np.ndarray,
               bm25: dict[str, float], weights: Weights,
               keep: Callable[[StoredChunk], bool] | None = None) -> list[Candidate]:
@@ -94,59 +121,74 @@ class EvidenceScorer:
         if not index.units:
             return []
         sentence = index.unit_matrix @ ask_vec
-        passage_by_chunk = index.chunk_matrix @ whole_vec
-        passage = passage_by_chunk[index.unit_chunk]
+        passage = (index.chunk_matrix @ whole_vec)[index.unit_chunk]
+        lexical = self.lexical_shares(question.nouns, question.related, weights.related)
         top_bm25 = max(bm25.values(), default=0.0) or 1.0
-        nouns = question.nouns
+        chunk_bm25 = np.array([bm25.get(cid, 0.0) / top_bm25 for cid in index.chunk_ids], dtype=np.float32)
+        total = (weights.sentence * sentence + weights.passage * passage + weights.lexical * lexical
+                 + weights.bm25 * chunk_bm25[index.unit_chunk])
+        order = np.argsort(-total)
         out = []
-        for unit in index.units:
+        for row in order:
+            unit = index.units[row]
             chunk = index.chunks[unit.chunk_id]
             if keep is not None and not keep(chunk):
                 continue
-            lex = self._share(nouns, self.unit_tokens[unit.row])
-            s = (weights.sentence * float(sentence[unit.row]) + weights.passage * float(passage[unit.row])
-                 + weights.lexical * lex + weights.bm25 * bm25.get(unit.chunk_id, 0.0) / top_bm25)
-            out.append(Candidate(unit, chunk, s, float(sentence[unit.row]), float(passage[unit.row]), lex))
-        out.sort(key=lambda c: -c.score)
-        return out
+            out.append(Candidate(unit, chunk, float(total[row]), float(sentence[row]), float(passage[row]),
+                                 float(lexical[row])))
+        leads = [c for c in out if self.leadable[c.unit.row]]
+        return leads[:1] + [c for c in out if c is not (leads[0] if leads else None)]
 
     def part_best(self, part_vec: np.ndarray, part_nouns: tuple[str, ...], candidates: list[Candidate],
                   weights: Weights) -> Candidate | None:
         """The candidate that best answers one question sentence of a multi-question message."""
-        best, best_score = None, -1e9
+        if not candidates:
+            return None
         sims = self.index.unit_matrix @ part_vec
-        for c in candidates[:60]:
-            s = (weights.sentence * float(sims[c.unit.row]) + weights.passage * c.passage
-                 + weights.lexical * self._share(part_nouns, self.unit_tokens[c.unit.row]))
-            if s > best_score:
-                best, best_score = c, s
-        return best
+        lexical = self.lexical_shares(part_nouns)
+        pool = [c for c in candidates[:60] if self.leadable[c.unit.row]]
+        return max(pool, default=None, key=lambda c: weights.sentence * float(sims[c.unit.row])
+                   + weights.passage * c.passage + weights.lexical * float(lexical[c.unit.row]))
 
     def select(self, candidates: list[Candidate], weights: Weights, required: list[Candidate] = (),
-               limit: int = MAX_QUOTES) -> list[Candidate]:
-        """Lead with the best unit, then diversify (MMR) among units close to it in score."""
+               phrases: tuple[str, ...] = (), limit: int = MAX_QUOTES) -> list[Candidate]:
+        """Lead with the best unit, then diversify (MMR) among units close to it in score.
+
+        A unit naming one of the ask's phrases that no chosen quote names yet ("AとBの違い": the
+        one about B) gains ``novelty``; one saying what a chosen quote says loses by redundancy.
+        """
         if not candidates:
             return []
         chosen = [candidates[0]]
         for c in required:
             if c is not None and all(c.unit.row != x.unit.row for x in chosen) and len(chosen) < limit:
                 chosen.append(c)
+        wanted = [compact(p) for p in phrases]
+
+        def named(c: Candidate) -> set[str]:
+            return {p for p in wanted if p in self.unit_flat[c.unit.row]}
+
+        covered = set().union(*(named(c) for c in chosen))
         floor = candidates[0].score - weights.margin
         matrix = self.index.unit_matrix
         while len(chosen) < limit:
             best, best_mmr = None, -1e9
             for c in candidates[1:40]:
-                if c.score < floor or any(c.unit.row == x.unit.row for x in chosen):
+                if any(c.unit.row == x.unit.row for x in chosen):
+                    continue
+                new = named(c) - covered
+                if c.score + (weights.novelty if new else 0.0) < floor:
                     continue
                 similar = max(float(matrix[c.unit.row] @ matrix[x.unit.row]) for x in chosen)
-                if similar > 0.97:  # the same sentence in other words adds nothing
+                if similar > 0.99:  # the same sentence again
                     continue
-                mmr = c.score - weights.redundancy * max(0.0, similar - 0.8)
+                mmr = c.score + weights.novelty * len(new) - weights.redundancy * max(0.0, similar - 0.9)
                 if mmr > best_mmr:
                     best, best_mmr = c, mmr
             if best is None:
                 break
             chosen.append(best)
+            covered |= named(best)
         return chosen
 
     def signals(self, question: Question, candidates: list[Candidate], chosen: list[Candidate]) -> Signals:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from bot.engine.glossary import AnswerType, Glossary
 from bot.language import detect_language
-from ingest.lexical import content_nouns
+from ingest.lexical import content_nouns, noun_phrases
 from ingest.normalize import normalize
 
 _SENTENCE_END = re.compile(r"(?<=[。！？!?\n])|(?<=[.]) (?=[A-Z])")
@@ -34,7 +34,9 @@ class Question:
     wants_cases: bool = False
     wants_contact: bool = False
     context: str = ""  # the previous turn's ask, when this is a follow-up
-    nouns: tuple[str, ...] = field(default=())
+    nouns: tuple[str, ...] = field(default=())  # what the ask is about (index tokens)
+    related: tuple[str, ...] = field(default=())  # the glossary's document terms for the ask's words
+    phrases: tuple[str, ...] = field(default=())  # the ask's noun compounds, as written
 
     @property
     def ask(self) -> str:
@@ -86,11 +88,13 @@ def parse(text: str, glossary: Glossary, previous: Sequence[str] = (), desk_name
     expansion = glossary.expand(full_ask, language)
     cases = bool(glossary.case_request.search(own_ask.casefold()))
     contact = glossary.asks_for_contact(own_ask, desk_name)
-    nouns = content_nouns(f"{full_ask} {expansion}" if language == "en" else full_ask)
+    nouns = content_nouns(full_ask)
+    related = tuple(n for n in content_nouns(expansion) if n not in nouns)
     if language == "en":
         # English words never occur in the Japanese passages; the glossary's terms stand for them.
-        nouns = tuple(n for n in nouns if not n.isascii()) + tuple(content_nouns(expansion))
-        nouns = tuple(dict.fromkeys(nouns))
+        nouns = tuple(dict.fromkeys(tuple(n for n in nouns if not n.isascii()) + related))
+        related = ()
     return Question(text=raw, normalized=normalized, language=language, ask_parts=parts,
                     expansion=expansion, expected=glossary.expected_types(own_ask), wants_cases=cases,
-                    wants_contact=contact, context=context, nouns=nouns)
+                    wants_contact=contact, context=context, nouns=nouns, related=related,
+                    phrases=noun_phrases(own_ask))
