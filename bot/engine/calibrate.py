@@ -108,8 +108,8 @@ def calibrate(engine: Engine, sets: dict[str, list[dict]], k: int = DEFAULT_FOLD
         seen.add(item["id"])
     base = Weights()
     grid = []
-    for lexical, passage, bm25 in product(GRID["lexical"], GRID["passage"], GRID["bm25"]):
-        w = replace(base, lexical=lexical, passage=passage, bm25=bm25)
+    for values in product(*GRID.values()):
+        w = replace(base, **dict(zip(GRID, values, strict=True)))
         grid.append((w, collect(engine, items, w)))
     grid.sort(key=lambda wx: wx[0] != base)  # the default first: it wins ties
     (weights, model), folds, per_fold = fit_folds(grid, k)

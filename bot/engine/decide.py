@@ -9,7 +9,7 @@ fold, so ``ppp-desk eval`` can score every development item with a model that ne
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,7 @@ import numpy as np
 from bot.engine.evidence import FEATURES, Signals, Weights
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
-L2 = 1.0
+L2 = 5.0
 # Share of answerable training questions the fitted threshold may refuse.
 MAX_REFUSED = 0.05
 
@@ -75,6 +75,11 @@ def _model(data: dict) -> Model:
                  scale=tuple(data["scale"]), threshold=float(data.get("threshold", 0.5)))
 
 
+def _weights(data: dict) -> Weights:
+    known = {f.name for f in fields(Weights)}
+    return Weights(**{k: float(v) for k, v in data.items() if k in known})
+
+
 def load_calibration(path: Path = CALIBRATION_FILE) -> Calibration:
     """The shipped calibration; the unfitted defaults when the file is missing or for other features."""
     try:
@@ -83,10 +88,10 @@ def load_calibration(path: Path = CALIBRATION_FILE) -> Calibration:
         return Calibration()
     if tuple(data.get("features", ())) != FEATURES:
         return Calibration()  # fitted for other signals: refit with `ppp-desk calibrate`
-    return Calibration(model=_model(data["model"]), weights=Weights(**data.get("weights", {})),
+    return Calibration(model=_model(data["model"]), weights=_weights(data.get("weights", {})),
                        folds={k: int(v) for k, v in data.get("folds", {}).items()},
                        fold_models=tuple(_model(m) for m in data.get("fold_models", [])),
-                       fold_weights=tuple(Weights(**w) for w in data.get("fold_weights", [])),
+                       fold_weights=tuple(_weights(w) for w in data.get("fold_weights", [])),
                        fitted_on=tuple(data.get("fitted_on", ())), report=data.get("report", {}))
 
 

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 K = 5
 VECTOR_CACHE = 2048
 MAX_CASES = 3
+CASE_TYPE = "case_study"
 # A unit with the expected kind of answer (a date, an amount…) is quoted when it is among the
 # TYPE_POOL best and within TYPE_REACH margins of the lead's score.
 TYPE_POOL = 15
@@ -136,6 +137,10 @@ class Engine:
         lexical = self.index.lexical_search(f"{q.whole} {q.expansion}", 30, keep=keep)
         bm25 = {c.id: s for c, s in lexical}
         candidates = self.scorer.score(q, ask_vec, whole_vec, bm25, weights, keep)
+        if q.wants_cases:
+            # "Are there examples of …?" is answered from the published case studies only.
+            cases_only = [c for c in candidates if c.chunk.doc_type == CASE_TYPE]
+            candidates = cases_only or candidates
         required = [self.scorer.part_best(v, content_nouns(p), candidates, weights)
                     for p, v in zip(parts, part_vecs, strict=True)]
         chosen = self.scorer.select(candidates, weights, [c for c in required if c is not None], q.phrases)
@@ -176,7 +181,7 @@ class Engine:
         """The best unit of each published case study close to the best case's score."""
         best_per_doc: dict[str, Candidate] = {}
         for c in candidates:
-            if c.chunk.doc_type == "case_study" and c.chunk.doc_id not in best_per_doc:
+            if c.chunk.doc_type == CASE_TYPE and c.chunk.doc_id not in best_per_doc:
                 best_per_doc[c.chunk.doc_id] = c
         ranked = sorted(best_per_doc.values(), key=lambda c: -c.score)
         if not ranked:
