@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ingest.chunking import Chunk, chunk_document
+from ingest.chunking import CHUNK_FORMAT, Chunk, chunk_document
 from ingest.config import Settings
 from ingest.index import rebuild_lexical
 from ingest.lexical import tokenize
@@ -58,7 +58,7 @@ class IngestReport:
 
 
 def file_hash(path: Path, settings: Settings) -> str:
-    digest = hashlib.sha256(f"v{PIPELINE_VERSION}/{settings.chunk_chars}/".encode())
+    digest = hashlib.sha256(f"v{PIPELINE_VERSION}/{CHUNK_FORMAT}/{settings.chunk_chars}/".encode())
     digest.update(path.read_bytes())
     return digest.hexdigest()
 

@@ -19,6 +19,7 @@ _SUBHEADING = re.compile(r"^【(.+)】$")
 SHORT_ITEM = 40
 MIN_CHARS = 4
 MAX_UNIT_CHARS = 400
+MAX_LIST_CHARS = 100
 
 
 @dataclass(frozen=True)
@@ -44,11 +45,18 @@ def split_units(text: str) -> list[Unit]:
     items: list[str] = []
 
     def flush_items() -> None:
-        if items:
-            joined = "、".join(items)
-            if len(joined) >= MIN_CHARS:
-                units.append(Unit(heading, joined[:MAX_UNIT_CHARS]))
-            items.clear()
+        # A long run (the steps of a flow) is cut into groups: one unit holding every step would
+        # match every question about the process and say nothing in particular.
+        group: list[str] = []
+        for item in items + [None]:
+            if item is None or (group and len("、".join(group + [item])) > MAX_LIST_CHARS):
+                joined = "、".join(group)
+                if len(joined) >= MIN_CHARS:
+                    units.append(Unit(heading, joined[:MAX_UNIT_CHARS]))
+                group = []
+            if item is not None:
+                group.append(item)
+        items.clear()
 
     for raw in text.split("\n"):
         line = raw.strip()

@@ -14,6 +14,7 @@ from bot.city import CityProfile
 from bot.engine.evidence import Candidate
 from bot.engine.glossary import AnswerType, Glossary
 from bot.engine.retrieve import Hit
+from ingest.lexical import tokenize
 from ingest.normalize import compact, normalize_chars
 
 LEAD_CHARS = 220
@@ -74,6 +75,27 @@ class Layout:
         return build_sources(self.hits, order)
 
 
+MIN_CLAUSE = 10
+
+
+def finding(sentence: str, focus: tuple[str, ...], glossary: Glossary) -> str | None:
+    """The clause of a long sentence that speaks to the question, verbatim ("…は対象外となります").
+
+    None when the sentence has one clause or no clause names more of the question than the rest:
+    then the whole sentence is the finding.
+    """
+    clauses = [c.strip() for c in glossary.clause_break.split(sentence) if c and c.strip()]
+    if len(clauses) < 2:
+        return None
+    tokens = [set(tokenize(c)) for c in clauses]
+    scores = [sum(1 for n in focus if n in t) for t in tokens]
+    best = max(range(len(clauses)), key=lambda i: (scores[i], i))
+    if scores[best] == 0 or len(clauses[best]) < MIN_CLAUSE:
+        return None
+    clause = clauses[best]
+    return clause if clause.endswith(("。", "！", "？")) else clause + "。"
+
+
 def english_gloss(texts: list[str], glossary: Glossary) -> str:
     """"Key terms: 個人事業主 = sole proprietor, …" for the glossary terms the quotes contain."""
     flat = compact(" ".join(texts))
@@ -89,8 +111,8 @@ def english_gloss(texts: list[str], glossary: Glossary) -> str:
 
 
 def compose(chosen: list[Candidate], language: str, city: CityProfile, glossary: Glossary, *,
-            contact: Candidate | None = None, cases: list[Candidate] | None = None
-            ) -> tuple[str, str, list[Source], list[Hit]]:
+            contact: Candidate | None = None, cases: list[Candidate] | None = None,
+            focus: tuple[str, ...] = ()) -> tuple[str, str, list[Source], list[Hit]]:
     """(lead, body text, sources, cited hits) of an extractive answer."""
     layout = Layout(([contact] if contact else []) + list(cases or []) + chosen)
     lines: list[str] = []
@@ -123,9 +145,15 @@ def compose(chosen: list[Candidate], language: str, city: CityProfile, glossary:
         rest = [c for c in chosen if all(c.chunk.doc_id != x.chunk.doc_id for x in cases)][:1]
     else:
         first, rest = chosen[0], chosen[1:]
-        quote = f"{label(first)}「{clip(first.unit.text, LEAD_CHARS)}」{cite(first)}"
-        lead = f"The published documents state (in Japanese): {quote}" if en else f"資料の該当箇所：{quote}"
-        lines.append(lead)
+        ref = cite(first)
+        quote = f"{label(first)}「{clip(first.unit.text, LEAD_CHARS)}」{ref}"
+        clause = None if en else finding(first.unit.text, focus, glossary)
+        if en:
+            lines.append(f"The published documents state (in Japanese): {quote}")
+        elif clause:
+            lines += [f"{clause}{ref}", f"（資料の記載：{quote}）"]
+        else:
+            lines.append(quote)
     if rest:
         lines.append("")
         lines.append("Related passages:" if en else "関連する記載:")

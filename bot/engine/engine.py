@@ -203,7 +203,7 @@ class Engine:
     def compose(self, q: Question, evidence: Evidence) -> tuple[Answer, list[Hit]]:
         """The extractive answer over the evidence (no decision: callers decide first)."""
         lead, text, sources, hits = compose(evidence.chosen, q.language, self.city, self.glossary,
-                                            contact=evidence.contact, cases=evidence.cases)
+                                            contact=evidence.contact, cases=evidence.cases, focus=q.nouns)
         return Answer(question=q.text, text=text, category=self.category(q, evidence), abstained=False,
                       sources=sources, language=q.language, notice=messages.notice(q.language), lead=lead,
                       mode="extractive"), hits

@@ -47,6 +47,7 @@ class Glossary:
     contact_topic: re.Pattern[str] = re.compile(r"^$")
     contact_ask: re.Pattern[str] = re.compile(r"^$")
     categories: dict[str, str] = field(default_factory=dict)
+    clause_break: re.Pattern[str] = re.compile(r"^\b$")
 
     def expand(self, text: str, language: str) -> str:
         """Document-side terms for the words of ``text`` (empty when none apply)."""
@@ -102,4 +103,5 @@ def load_glossary(knowledge_dir: Path) -> Glossary:
         contact_topic=_union((data.get("contact_request") or {}).get("topic") or [], "contact_request.topic"),
         contact_ask=_union((data.get("contact_request") or {}).get("ask") or [], "contact_request.ask"),
         categories={str(k): str(v) for k, v in (data.get("categories") or {}).items()},
+        clause_break=_union(data.get("clause_breaks") or [], "clause_breaks"),
     )
