@@ -27,6 +27,7 @@ from bot.records.fields import (
 from bot.records.prescreen import REQUIRED, Flag
 from bot.records.service import JST, RecordView
 from bot.records.validate import MAX_LENGTHS
+from bot.slack.escape import escape, truncate
 
 Block = dict[str, Any]
 
@@ -175,17 +176,13 @@ def t(lang: str, key: str, **kw: Any) -> str:
 
 
 def plain(text: str, limit: int = 75) -> dict:
-    text = text if len(text) <= limit else text[: limit - 1] + "…"
-    return {"type": "plain_text", "text": text, "emoji": True}
-
-
-def escape(text: str) -> str:
-    """Text a business typed, made inert for mrkdwn (no @channel, no fake links)."""
-    return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """A ``plain_text`` object: Slack does not parse it, so it is cut, not escaped."""
+    return {"type": "plain_text", "text": truncate(text, limit), "emoji": True}
 
 
 def cut(text: str, limit: int = _SECTION_LIMIT) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """Escaped mrkdwn cut to ``limit`` without splitting an entity (``bot.slack.escape.truncate``)."""
+    return truncate(text, limit)
 
 
 def section(text: str, **extra: Any) -> Block:
@@ -417,7 +414,7 @@ def desk_card(record: RecordView, flags: Sequence[Flag], *, precedents: Sequence
             title = escape(str(p.get("title") or ""))
             summary = escape(cut(str(p.get("summary") or ""), 160))
             where = str(p.get("link_or_citation") or "")
-            where = f"<{where}|出典>" if where.startswith("http") else escape(where)
+            where = f"<{escape(where)}|出典>" if where.startswith(("https://", "http://")) else escape(where)
             lines.append(f"• *{title}* — {summary}" + (f"（{where}）" if where else ""))
         blocks.append(section("\n".join(lines), block_id="records_card_precedents"))
     if f.qa_excerpt:
@@ -440,7 +437,7 @@ def desk_card(record: RecordView, flags: Sequence[Flag], *, precedents: Sequence
         buttons.append(button)
     blocks.append({"type": "actions", "block_id": "records_status", "elements": buttons})
     blocks.append(context("このカードのスレッドへの返信は職員メモです。事業者には転送されません。"))
-    text = f"新しい提案 {rid}：{f.title or '（件名なし）'}（{status_label(record.status)}）"
+    text = f"新しい提案 {rid}：{escape(f.title) or '（件名なし）'}（{status_label(record.status)}）"
     return text, blocks
 
 

@@ -51,6 +51,7 @@ from bot.records.service import (
     doc_titles,
 )
 from bot.records.validate import normalize_contact, validate
+from bot.slack.escape import escape
 from ingest.config import Settings
 
 log = logging.getLogger("bot.records.slack")
@@ -506,7 +507,7 @@ def register(app: App, ctx: Any, *, worker_options: dict | None = None) -> Runti
             service.change_status(record_id, to_status, actor=user,
                                   idem_key=f"action:{record_id}:{action.get('action_ts')}")
         except (RecordNotFound, NotAllowed) as exc:
-            _tell(client, body, f"{record_id} のステータスを変更できませんでした（{type(exc).__name__}）。")
+            _tell(client, body, f"{escape(record_id)} のステータスを変更できませんでした（{type(exc).__name__}）。")
         except SQLAlchemyError as exc:
             log.error("records: status change not saved (%s)", type(exc).__name__)
             _tell(client, body, _DB_ERROR_STAFF)
