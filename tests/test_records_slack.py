@@ -57,6 +57,7 @@ pytestmark = pytest.mark.slow
 STAFF = "USTAFF001"
 OTHER = "UOTHER001"
 PUBLIC = "C0PUBLIC1"
+DM_OF_ASKER = "D" + ASKER[1:]  # what the stub's conversations.open returns for ASKER
 CITY = load_city(Path(__file__).resolve().parent.parent / "knowledge")
 YEAR = local_year(utcnow())
 
@@ -266,9 +267,10 @@ def test_question_to_card_to_status_change_to_proposer(tmp_path: Path, stub: Sla
             user=STAFF, private_metadata=note_view["private_metadata"]))
         assert sent.status == 200
         stub.wait_for("chat.update", where=lambda c: "*ステータス:* 見送り" in c.block_text())
-        declined = stub.wait_for("chat.postMessage", where=lambda c: c.params["channel"] == PUBLIC
-                                 and reason in c.block_text())[0]
-        assert declined.params["thread_ts"] == mention["ts"]
+        declined = stub.wait_for("chat.postMessage", where=lambda c: reason in c.block_text())[0]
+        assert declined.params["channel"] == DM_OF_ASKER and not declined.params.get("thread_ts")
+        stub.wait_for("chat.postMessage", where=lambda c: c.params["channel"] == PUBLIC
+                      and c.params.get("thread_ts") == mention["ts"] and "DM" in c.params.get("text", ""))
 
         history = runtime(app.ctx).service.history(rid)
         assert [(h["from_status"], h["to_status"], h["actor"]) for h in history] == [
@@ -570,3 +572,77 @@ def test_database_hiccup_keeps_the_modal_open_with_a_clear_message(app: RunningA
     assert again.json()["response_action"] == "update"
     wait_card(app.stub)
     assert len(records(app)) == 1
+
+
+# --- hostile text and private news ------------------------------------------------------------------
+
+HOSTILE = "<!channel> <https://evil.example/login|青森市公式: 要ログイン>"
+
+
+def _mrkdwn_texts(node: Any) -> list[str]:
+    """Every text Slack parses for mentions and links: mrkdwn objects (plain_text is shown as is)."""
+    out: list[str] = []
+    if isinstance(node, dict):
+        if node.get("type") == "mrkdwn" and isinstance(node.get("text"), str):
+            out.append(node["text"])
+        for value in node.values():
+            out += _mrkdwn_texts(value)
+    elif isinstance(node, list):
+        for value in node:
+            out += _mrkdwn_texts(value)
+    return out
+
+
+def test_hostile_title_is_inert_in_the_card_text_and_blocks(app: RunningApp) -> None:
+    view = draft_via_command(app)
+    submit(app, view, **{**GOOD, "title": HOSTILE, "summary": HOSTILE, "org_name": "A&B <@U0ALL> 株式会社"})
+    card = wait_card(app.stub)
+    card_ts = next(m["ts"] for m in app.stub.messages if m["channel"] == DESK_CHANNEL)
+    app.sender.interactive(press(card.blocks, rb.ACTION_STATUS_PREFIX + "received", user=STAFF,
+                                 channel=DESK_CHANNEL, message_ts=card_ts))
+    update = app.stub.wait_for("chat.update")[0]
+    for call in (card, update):
+        text = call.params["text"]
+        assert "<!channel>" not in text and "<https://evil" not in text, text
+        assert "&lt;!channel&gt; &lt;https://evil.example/login|青森市公式: 要ログイン&gt;" in text
+        parsed = _mrkdwn_texts(call.blocks)
+        assert parsed and not any("<!channel>" in t or "<https://evil" in t or "<@U0ALL>" in t for t in parsed)
+        assert any("A&amp;B &lt;@U0ALL&gt;" in t for t in parsed)
+    for call in app.stub.calls("chat.postMessage"):  # the business's own confirmation too
+        assert "<!channel>" not in call.params.get("text", "")
+        assert not any("<!channel>" in t for t in _mrkdwn_texts(call.blocks))
+
+
+def test_decline_reason_goes_to_the_proposer_privately_not_to_the_public_thread(app: RunningApp) -> None:
+    view, message = draft_via_shortcut(app, "株式会社青森テックです。駅前で実証実験をしたいです。", channel=PUBLIC)
+    submit(app, view, **GOOD)
+    card = wait_card(app.stub)
+    app.stub.wait_for("chat.postMessage", where=lambda c: c.params["channel"] == PUBLIC)  # the confirmation
+    card_ts = next(m["ts"] for m in app.stub.messages if m["channel"] == DESK_CHANNEL)
+    reasons = {"declined": "他社の類似提案と競合するため見送ります。", "info_requested": "概算費用の内訳をお送りください。"}
+    for n, (status, note) in enumerate(reasons.items(), 1):
+        if status == "info_requested":  # 見送り is final in the desk's steps; ask on a fresh record
+            view, message = draft_via_shortcut(app, "ゆきテックです。除雪ロボットを試したいです。", channel=PUBLIC)
+            submit(app, view, **{**GOOD, "title": "除雪ロボット"})
+            card = wait_card(app.stub, 2)
+            card_ts = [m["ts"] for m in app.stub.messages if m["channel"] == DESK_CHANNEL][-1]
+        app.sender.interactive(press(card.blocks, rb.ACTION_STATUS_PREFIX + status, user=STAFF,
+                                     channel=DESK_CHANNEL, message_ts=card_ts))
+        note_view = opened_view(app.stub, n, callback=rb.STATUS_NOTE_CALLBACK)
+        app.sender.interactive(view_submission(
+            rb.STATUS_NOTE_CALLBACK, {"note": {"value": {"type": "plain_text_input", "value": note}}},
+            user=STAFF, private_metadata=note_view["private_metadata"]))
+        private = app.stub.wait_for("chat.postMessage", where=lambda c, note=note: note in c.block_text())[0]
+        assert private.params["channel"] == DM_OF_ASKER and not private.params.get("thread_ts")
+        opened = app.stub.calls("conversations.open")[-1]
+        assert opened.params["users"] == ASKER
+        pointer = app.stub.wait_for("chat.postMessage", where=lambda c, ts=message["ts"]: c.params["channel"] == PUBLIC
+                                    and c.params.get("thread_ts") == ts and "DM" in c.params.get("text", ""))
+        assert len(pointer) == 1
+    wait_delivered(app)
+    settle(app)
+    public = [c for c in app.stub.calls() if c.params.get("channel") == PUBLIC]
+    dumped = json.dumps([c.params for c in public], ensure_ascii=False)
+    for note in reasons.values():
+        assert note not in dumped
+    assert "見送り" not in dumped and "追加情報" not in dumped

@@ -40,7 +40,7 @@ from bot.records import blocks as rb
 from bot.records.extract import ConvTurn, coerce_turns, detect_language, extract
 from bot.records.fields import OPEN_STATUSES, STAFF_STATUSES, STATUS_NOTE, ProposalFields
 from bot.records.models import OutboxMessage
-from bot.records.outbox import Defer, OutboxJob, OutboxWorker
+from bot.records.outbox import Defer, OutboxJob, OutboxWorker, enqueue
 from bot.records.service import (
     JST,
     NotAllowed,
@@ -161,6 +161,18 @@ def _deliver_card_update(rt: Runtime, job: OutboxJob) -> None:
         raise Defer(0.0)  # changed while we rendered: show the newer state too
 
 
+def _private(job: OutboxJob) -> bool:
+    """Status news that carries the desk's own words (a reason, a request) is for the proposer only."""
+    return job.payload.get("template") == "status" and (
+        bool(job.payload.get("note")) or job.payload.get("to") in rb.PRIVATE_STATUSES)
+
+
+def _open_dm(rt: Runtime, user: str) -> str:
+    """The proposer's DM channel with the app (``conversations.open``; Slack returns the same one)."""
+    resp = rt.client.conversations_open(users=user)
+    return str((resp.get("channel") or {}).get("id") or user)
+
+
 def _deliver_business(rt: Runtime, job: OutboxJob) -> None:
     record = rt.service.get(record_pk=job.record_pk)
     lang = record.language
@@ -168,6 +180,9 @@ def _deliver_business(rt: Runtime, job: OutboxJob) -> None:
         text, blocks = rb.confirmation_message(record, rt.city, lang, doc_titles(rt.settings.knowledge_dir))
     else:
         text, blocks = rb.status_message(record, str(job.payload.get("to")), job.payload.get("note"), rt.city, lang)
+    if _private(job) and not (record.channel_id or "").startswith("D"):
+        _deliver_privately(rt, job, record, text, blocks)
+        return
     # Without a thread of its own (``/ppp draft``, App Home) the business hears in its DM with the app.
     channel = record.channel_id if record.thread_ts else record.proposer_user_id
     kwargs: dict[str, Any] = {"channel": channel, "text": text, "blocks": blocks, "unfurl_links": False}
@@ -177,6 +192,32 @@ def _deliver_business(rt: Runtime, job: OutboxJob) -> None:
     if not record.thread_ts and resp.get("ts"):
         rt.service.set_thread(record.pk, channel=resp.get("channel") or channel, thread_ts=resp["ts"])
     log.info("records: business told about %s (%s)", record.display_id, job.payload.get("template"))
+
+
+def _deliver_privately(rt: Runtime, job: OutboxJob, record: RecordView, text: str, blocks: list[dict]) -> None:
+    """A reason or request goes to the proposer's DM; the channel thread gets a neutral pointer.
+
+    The thread may be a public or Slack Connect channel that other companies read, so it learns
+    only that the desk wrote to the proposer.  The pointer is its own outbox row (posted once,
+    after the DM): a failure posting it never resends the DM.
+    """
+    dm = _open_dm(rt, record.proposer_user_id)
+    rt.client.chat_postMessage(channel=dm, text=text, blocks=blocks, unfurl_links=False)
+    log.info("records: business told privately about %s (%s)", record.display_id, job.payload.get("to"))
+    if record.channel_id and record.thread_ts:
+        with rt.db.session() as s:
+            queued = enqueue(s, "business_pointer", record.pk, {}, dedupe_key=f"business_pointer:{job.id}")
+        if queued:
+            rt.worker.kick()
+
+
+def _deliver_pointer(rt: Runtime, job: OutboxJob) -> None:
+    record = rt.service.get(record_pk=job.record_pk)
+    if not record.channel_id or not record.thread_ts:
+        return
+    text = rb.t(record.language, "private_pointer")
+    rt.client.chat_postMessage(channel=record.channel_id, thread_ts=record.thread_ts, text=text,
+                               blocks=[rb.section(text)], unfurl_links=False)
 
 
 def _announcer():
@@ -202,6 +243,7 @@ def make_runtime(settings: Settings, db: Database, client: WebClient, city: City
         "desk_card": lambda job: _deliver_desk_card(holder["rt"], job),
         "card_update": lambda job: _deliver_card_update(holder["rt"], job),
         "business_message": lambda job: _deliver_business(holder["rt"], job),
+        "business_pointer": lambda job: _deliver_pointer(holder["rt"], job),
     }
     worker = OutboxWorker(db, handlers, **worker_kw)
     rt = Runtime(settings=settings, db=db, city=city, client=client, service=service, worker=worker,
