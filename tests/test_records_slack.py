@@ -44,12 +44,14 @@ from slack_stub import Call, SlackStub
 from sqlalchemy import func, select
 
 from bot import events
+from bot.answer import Answer
 from bot.city import load_city
 from bot.db import utcnow
 from bot.records import blocks as rb
 from bot.records.models import OutboxMessage, ProposalRecord, StatusChange
 from bot.records.service import local_year
 from bot.records.slack import runtime, shutdown
+from bot.slack.history import new_ref, record_turn
 from ingest.config import Settings
 
 pytestmark = pytest.mark.slow
@@ -377,10 +379,20 @@ def test_individual_is_flagged_for_staff_and_never_told_no(app: RunningApp) -> N
 # --- idempotency ------------------------------------------------------------------------------------
 
 
+def stored_answer(app: RunningApp, *, channel: str = PUBLIC, thread: str | None = None, user: str = ASKER,
+                  question: str = "実証実験をしたい") -> tuple[str, str]:
+    """An answer the app posted in a thread, stored as the listeners store it: (draft button value, thread)."""
+    thread = thread or new_ts()
+    ref = new_ref()
+    record_turn(app.ctx.db, ref=ref, channel=channel, thread_ts=thread, user=user, ts=thread, surface="mention",
+                answer=Answer(question=question, text="回答です。", category="process", abstained=False),
+                language="ja", answer_ts=new_ts())
+    return json.dumps({"turn": ref, "channel": channel, "thread_ts": thread, "question": question,
+                       "language": "ja"}), thread
+
+
 def test_double_submit_retry_and_reopened_modal_make_one_record(app: RunningApp) -> None:
-    thread = new_ts()
-    value = json.dumps({"turn": 0, "channel": PUBLIC, "thread_ts": thread, "question": "実証実験をしたい",
-                        "language": "ja"})
+    value, thread = stored_answer(app)
     first_open = block_actions("draft_proposal", value=value, channel=PUBLIC, thread_ts=thread)
     app.sender.interactive(first_open)
     view_a = opened_view(app.stub, 1)
@@ -646,3 +658,54 @@ def test_decline_reason_goes_to_the_proposer_privately_not_to_the_public_thread(
     for note in reasons.values():
         assert note not in dumped
     assert "見送り" not in dumped and "追加情報" not in dumped
+
+
+# --- origin derived server-side ---------------------------------------------------------------------
+
+
+def test_forged_button_value_cannot_read_the_desk_thread_into_a_modal(app: RunningApp) -> None:
+    staff_note = "社内メモ: この事業者は過去に不正があった"
+    desk_thread = new_ts()
+    app.stub.messages.append({"type": "message", "channel": DESK_CHANNEL, "ts": desk_thread, "user": STAFF,
+                              "text": staff_note})
+    app.stub.messages.append({"type": "message", "channel": DESK_CHANNEL, "ts": new_ts(), "thread_ts": desk_thread,
+                              "user": ASKER, "text": staff_note + "（転記）"})
+    value, thread = stored_answer(app)
+    forged = json.dumps({"turn": json.loads(value)["turn"], "channel": DESK_CHANNEL, "thread_ts": desk_thread,
+                         "question": staff_note, "language": "ja"})
+    app.sender.interactive(block_actions("draft_proposal", value=forged, channel=PUBLIC, thread_ts=thread))
+    view = opened_view(app.stub)
+    assert staff_note not in json.dumps(view, ensure_ascii=False)
+    assert not any(c.params.get("channel") == DESK_CHANNEL for c in app.stub.calls("conversations.replies"))
+    meta = json.loads(view["private_metadata"])
+    assert (meta["ch"], meta["ts"]) == (PUBLIC, thread)  # from the stored turn, not from the value
+    assert "実証実験をしたい" in rb.fields_from_state(initial_state(view)).qa_excerpt
+
+    # A value naming no stored turn opens a draft without any thread.
+    app.sender.interactive(block_actions("draft_proposal", value=json.dumps(
+        {"turn": "f" * 32, "channel": DESK_CHANNEL, "thread_ts": desk_thread}), channel=PUBLIC))
+    meta = json.loads(opened_view(app.stub, 2)["private_metadata"])
+    assert meta["ch"] is None and meta["ts"] is None and meta["idem"] is None
+
+
+def test_forged_private_metadata_is_not_trusted(app: RunningApp) -> None:
+    view = draft_via_command(app)
+    desk_thread = new_ts()
+    for forged in (json.dumps({"rid": None, "ch": DESK_CHANNEL, "ts": desk_thread, "lang": "ja",
+                               "idem": f"thread:{ASKER}:{DESK_CHANNEL}:{desk_thread}"}),
+                   json.dumps({**json.loads(view["private_metadata"]), "ch": DESK_CHANNEL, "ts": desk_thread})):
+        payload = view_submission(rb.DRAFT_CALLBACK, edit(view, **GOOD), private_metadata=forged)
+        assert app.sender.interactive(payload).json()["response_action"] == "update"
+    wait_card(app.stub, 2)
+    wait_delivered(app)
+    for record in records(app):
+        assert record.channel_id != DESK_CHANNEL and record.thread_ts != desk_thread
+    assert not any(c.params.get("thread_ts") == desk_thread for c in app.stub.calls("chat.postMessage"))
+    # Metadata sealed for one user (with its thread and key) means nothing in another user's submission.
+    value, thread = stored_answer(app)
+    app.sender.interactive(block_actions("draft_proposal", value=value, channel=PUBLIC, thread_ts=thread))
+    asker_meta = opened_view(app.stub, 2)["private_metadata"]
+    other = view_submission(rb.DRAFT_CALLBACK, edit(view, **GOOD), user=OTHER, private_metadata=asker_meta)
+    assert app.sender.interactive(other).json()["response_action"] == "update"
+    mine = [r for r in records(app) if r.proposer_user_id == OTHER]
+    assert len(mine) == 1 and mine[0].thread_ts != thread
