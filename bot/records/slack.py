@@ -438,6 +438,16 @@ def _on_open_draft(body: dict, client: WebClient, ctx: Any, **_: Any) -> None:
     open_draft(runtime(ctx), client, body)
 
 
+class StorageMissing(SQLAlchemyError):
+    """The database file is gone: a write would succeed on a file nothing reads again."""
+
+
+def _require_storage(rt: Runtime) -> None:
+    """Refuse to save (and so to confirm) when the database is not where it was opened."""
+    if not rt.db.storage_present():
+        raise StorageMissing("database file missing")
+
+
 def _key(rt: Runtime) -> str:
     """The HMAC key for modal metadata: the signing secret (the bot token in Socket Mode)."""
     return rt.settings.slack_signing_secret or rt.settings.slack_bot_token or ""
@@ -525,6 +535,7 @@ def register(app: App, ctx: Any, *, worker_options: dict | None = None) -> Runti
             ack(response_action="errors", errors=errors)
             return
         try:
+            _require_storage(rt)
             result = service.save(fields, proposer=user, submit=True, idem_key=meta.get("idem") or f"view:{view['id']}",
                                   record_pk=meta.get("rid"), source=SourceRef(meta.get("ch"), meta.get("ts")),
                                   language=lang)
@@ -550,6 +561,7 @@ def register(app: App, ctx: Any, *, worker_options: dict | None = None) -> Runti
         lang = "en" if meta.get("lang") == "en" else "ja"
         fields = normalize_contact(rb.fields_from_state((view.get("state") or {}).get("values") or {}))
         try:
+            _require_storage(rt)
             result = service.save(fields, proposer=user, submit=False, idem_key=meta.get("idem") or f"view:{view['id']}",
                                   record_pk=meta.get("rid"), source=SourceRef(meta.get("ch"), meta.get("ts")),
                                   language=lang)
@@ -599,6 +611,7 @@ def register(app: App, ctx: Any, *, worker_options: dict | None = None) -> Runti
                                                         seal_meta(rt, user, {"rid": record_id, "to": to_status})))
             return
         try:
+            _require_storage(rt)
             service.change_status(record_id, to_status, actor=user,
                                   idem_key=f"action:{record_id}:{action.get('action_ts')}")
         except (RecordNotFound, NotAllowed) as exc:
@@ -621,6 +634,7 @@ def register(app: App, ctx: Any, *, worker_options: dict | None = None) -> Runti
             ack(response_action="errors", errors={"note": "入力してください。"})
             return
         try:
+            _require_storage(rt)
             service.change_status(str(meta.get("rid")), str(meta.get("to")), actor=user, note=note,
                                   idem_key=f"view:{view['id']}")
         except (RecordNotFound, NotAllowed) as exc:

@@ -10,7 +10,7 @@ Each worker is a threaded HTTP server (one thread per connection) around the Bol
 signature (``X-Slack-Signature``, 5-minute timestamp window) is checked on the raw bytes before
 anything parses the body (``bot.slack.verify``); unsigned requests get 401, signed but malformed
 ones 400, each with one log line.
-``GET /healthz`` reports whether the worker can reach the database.
+``GET /healthz`` writes and reads the database and checks the stores (``bot.health``); 503 otherwise.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from slack_bolt import App, BoltRequest
-from sqlalchemy import text
 
 from bot.slack import verify
 from bot.slack.logs import configure_slack_logging, kv
@@ -57,8 +56,11 @@ class SlackRequestHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         if urlsplit(self.path).path == HEALTH_PATH:
-            ok = self.server.healthy()
-            self._send(200 if ok else 503, json.dumps({"ok": ok, "pid": os.getpid()}), "application/json")
+            problems = self.server.health_problems()
+            if problems:
+                log.warning(kv("healthz_failed", problems=",".join(problems)))
+            self._send(503 if problems else 200, json.dumps({"ok": not problems, "problems": problems,
+                                                             "pid": os.getpid()}), "application/json")
         else:
             self._send(404, "not found")
 
@@ -165,15 +167,16 @@ class SlackHTTPServer(ThreadingHTTPServer):
         conn.setblocking(True)
         return conn, addr
 
-    def healthy(self) -> bool:
+    def health_problems(self) -> list[str]:
+        """What serving needs and lacks (``bot.health``): empty when healthy."""
+        from bot.health import problems
         from bot.slack.app import context_of
 
-        try:
-            with context_of(self.app).db.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            return True
-        except Exception:  # noqa: BLE001 - any failure means "not healthy", which is the answer
-            return False
+        ctx = context_of(self.app)
+        return problems(ctx.settings, ctx.db)
+
+    def healthy(self) -> bool:
+        return not self.health_problems()
 
     @property
     def url(self) -> str:
