@@ -86,6 +86,18 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
 
+    def storage_present(self) -> bool:
+        """False when a SQLite file is gone from where it was opened (data dir deleted or moved).
+
+        SQLite keeps writing to an unlinked file without any error, so a submission would be
+        "saved" somewhere nothing will ever read it again; callers check this before confirming.
+        PostgreSQL (and in-memory SQLite) has no file to lose: always True here.
+        """
+        if not self.url.startswith("sqlite"):
+            return True
+        path = self.url.split("///", 1)[-1]
+        return not path or path == ":memory:" or Path(path).is_file()
+
 
 _DBS: dict[str, Database] = {}
 _LOCK = threading.Lock()

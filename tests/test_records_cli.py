@@ -122,3 +122,23 @@ def test_installed_command_exports_for_the_spreadsheet(settings: Settings, seede
     assert done.returncode == 0, done.stderr
     assert "wrote 2 records" in done.stderr
     assert seeded["a"] in target.read_text("utf-8-sig")
+
+
+def test_terminal_escapes_from_a_draft_are_printed_inert(settings: Settings, capsys: pytest.CaptureFixture) -> None:
+    svc = RecordService(get_database(settings), settings, city=load_city(KNOWLEDGE))
+    hostile = "\x1b]52;c;ZXZpbA==\x07\x1b[2J偽の件名\r上書き\x9b31m\u202eabc"
+    rid = svc.save(ProposalFields.from_dict({"org_name": "株式会社\x1b[8m青森", "org_type": "corporation",
+                                             "contact_name": "山田", "title": hostile, "summary": "一行目\n二行目\x1b[0m",
+                                             "cost_burden": "self", "personal_info": "no", "third_party_ip": "no"}),
+                   proposer="U1", submit=True).record.record_id
+    svc.change_status(rid, "declined", actor="USTAFF", note="理由\x1b[31m赤")
+    for argv in (("list",), ("show", rid), ("list", "--json"), ("show", rid, "--json")):
+        assert run(settings, *argv) == 0
+        out = capsys.readouterr().out
+        for raw in ("\x1b", "\x07", "\r", "\x9b", "\u202e"):
+            assert raw not in out, (argv, repr(raw))
+    assert run(settings, "show", rid) == 0
+    shown = capsys.readouterr().out
+    assert "␛]52;c;ZXZpbA==␇␛[2J偽の件名␍上書き\\x9b31m\\u202eabc" in shown and "一行目\n二行目␛[0m" in shown
+    assert run(settings, "show", rid, "--json") == 0
+    assert json.loads(capsys.readouterr().out)["title"] == hostile  # the data itself is unchanged

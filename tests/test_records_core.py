@@ -259,6 +259,16 @@ def test_business_text_is_escaped_on_the_card() -> None:
     assert "<!channel>" not in dumped and "&lt;!channel&gt;" in dumped
 
 
+def test_card_fallback_text_is_escaped_and_cuts_never_split_an_entity() -> None:
+    hostile = "<!channel> <https://evil.example/login|青森市公式: 要ログイン>"
+    text, blocks = rb.desk_card(_record(fields=fields(title=hostile, qa_excerpt="&" * 3000)), [])
+    assert "<!channel>" not in text and "&lt;!channel&gt;" in text
+    excerpt = next(b["text"]["text"] for b in blocks if b["type"] == "section" and "text" in b
+                   and "相談の抜粋" in b["text"]["text"])
+    body = excerpt.split("\n", 1)[1].rstrip("…")
+    assert body and body.replace("&amp;", "") == ""  # whole entities only, however it was cut
+
+
 def test_confirmation_quotes_confidentiality_and_disclosure() -> None:
     text, blocks = rb.confirmation_message(_record(), CITY, "ja", TITLES)
     dumped = json.dumps(blocks, ensure_ascii=False)

@@ -44,12 +44,14 @@ from slack_stub import Call, SlackStub
 from sqlalchemy import func, select
 
 from bot import events
+from bot.answer import Answer
 from bot.city import load_city
 from bot.db import utcnow
 from bot.records import blocks as rb
 from bot.records.models import OutboxMessage, ProposalRecord, StatusChange
 from bot.records.service import local_year
 from bot.records.slack import runtime, shutdown
+from bot.slack.history import new_ref, record_turn
 from ingest.config import Settings
 
 pytestmark = pytest.mark.slow
@@ -57,6 +59,7 @@ pytestmark = pytest.mark.slow
 STAFF = "USTAFF001"
 OTHER = "UOTHER001"
 PUBLIC = "C0PUBLIC1"
+DM_OF_ASKER = "D" + ASKER[1:]  # what the stub's conversations.open returns for ASKER
 CITY = load_city(Path(__file__).resolve().parent.parent / "knowledge")
 YEAR = local_year(utcnow())
 
@@ -266,9 +269,10 @@ def test_question_to_card_to_status_change_to_proposer(tmp_path: Path, stub: Sla
             user=STAFF, private_metadata=note_view["private_metadata"]))
         assert sent.status == 200
         stub.wait_for("chat.update", where=lambda c: "*ステータス:* 見送り" in c.block_text())
-        declined = stub.wait_for("chat.postMessage", where=lambda c: c.params["channel"] == PUBLIC
-                                 and reason in c.block_text())[0]
-        assert declined.params["thread_ts"] == mention["ts"]
+        declined = stub.wait_for("chat.postMessage", where=lambda c: reason in c.block_text())[0]
+        assert declined.params["channel"] == DM_OF_ASKER and not declined.params.get("thread_ts")
+        stub.wait_for("chat.postMessage", where=lambda c: c.params["channel"] == PUBLIC
+                      and c.params.get("thread_ts") == mention["ts"] and "DM" in c.params.get("text", ""))
 
         history = runtime(app.ctx).service.history(rid)
         assert [(h["from_status"], h["to_status"], h["actor"]) for h in history] == [
@@ -375,10 +379,20 @@ def test_individual_is_flagged_for_staff_and_never_told_no(app: RunningApp) -> N
 # --- idempotency ------------------------------------------------------------------------------------
 
 
+def stored_answer(app: RunningApp, *, channel: str = PUBLIC, thread: str | None = None, user: str = ASKER,
+                  question: str = "実証実験をしたい") -> tuple[str, str]:
+    """An answer the app posted in a thread, stored as the listeners store it: (draft button value, thread)."""
+    thread = thread or new_ts()
+    ref = new_ref()
+    record_turn(app.ctx.db, ref=ref, channel=channel, thread_ts=thread, user=user, ts=thread, surface="mention",
+                answer=Answer(question=question, text="回答です。", category="process", abstained=False),
+                language="ja", answer_ts=new_ts())
+    return json.dumps({"turn": ref, "channel": channel, "thread_ts": thread, "question": question,
+                       "language": "ja"}), thread
+
+
 def test_double_submit_retry_and_reopened_modal_make_one_record(app: RunningApp) -> None:
-    thread = new_ts()
-    value = json.dumps({"turn": 0, "channel": PUBLIC, "thread_ts": thread, "question": "実証実験をしたい",
-                        "language": "ja"})
+    value, thread = stored_answer(app)
     first_open = block_actions("draft_proposal", value=value, channel=PUBLIC, thread_ts=thread)
     app.sender.interactive(first_open)
     view_a = opened_view(app.stub, 1)
@@ -570,3 +584,128 @@ def test_database_hiccup_keeps_the_modal_open_with_a_clear_message(app: RunningA
     assert again.json()["response_action"] == "update"
     wait_card(app.stub)
     assert len(records(app)) == 1
+
+
+# --- hostile text and private news ------------------------------------------------------------------
+
+HOSTILE = "<!channel> <https://evil.example/login|青森市公式: 要ログイン>"
+
+
+def _mrkdwn_texts(node: Any) -> list[str]:
+    """Every text Slack parses for mentions and links: mrkdwn objects (plain_text is shown as is)."""
+    out: list[str] = []
+    if isinstance(node, dict):
+        if node.get("type") == "mrkdwn" and isinstance(node.get("text"), str):
+            out.append(node["text"])
+        for value in node.values():
+            out += _mrkdwn_texts(value)
+    elif isinstance(node, list):
+        for value in node:
+            out += _mrkdwn_texts(value)
+    return out
+
+
+def test_hostile_title_is_inert_in_the_card_text_and_blocks(app: RunningApp) -> None:
+    view = draft_via_command(app)
+    submit(app, view, **{**GOOD, "title": HOSTILE, "summary": HOSTILE, "org_name": "A&B <@U0ALL> 株式会社"})
+    card = wait_card(app.stub)
+    card_ts = next(m["ts"] for m in app.stub.messages if m["channel"] == DESK_CHANNEL)
+    app.sender.interactive(press(card.blocks, rb.ACTION_STATUS_PREFIX + "received", user=STAFF,
+                                 channel=DESK_CHANNEL, message_ts=card_ts))
+    update = app.stub.wait_for("chat.update")[0]
+    for call in (card, update):
+        text = call.params["text"]
+        assert "<!channel>" not in text and "<https://evil" not in text, text
+        assert "&lt;!channel&gt; &lt;https://evil.example/login|青森市公式: 要ログイン&gt;" in text
+        parsed = _mrkdwn_texts(call.blocks)
+        assert parsed and not any("<!channel>" in t or "<https://evil" in t or "<@U0ALL>" in t for t in parsed)
+        assert any("A&amp;B &lt;@U0ALL&gt;" in t for t in parsed)
+    for call in app.stub.calls("chat.postMessage"):  # the business's own confirmation too
+        assert "<!channel>" not in call.params.get("text", "")
+        assert not any("<!channel>" in t for t in _mrkdwn_texts(call.blocks))
+
+
+def test_decline_reason_goes_to_the_proposer_privately_not_to_the_public_thread(app: RunningApp) -> None:
+    view, message = draft_via_shortcut(app, "株式会社青森テックです。駅前で実証実験をしたいです。", channel=PUBLIC)
+    submit(app, view, **GOOD)
+    card = wait_card(app.stub)
+    app.stub.wait_for("chat.postMessage", where=lambda c: c.params["channel"] == PUBLIC)  # the confirmation
+    card_ts = next(m["ts"] for m in app.stub.messages if m["channel"] == DESK_CHANNEL)
+    reasons = {"declined": "他社の類似提案と競合するため見送ります。", "info_requested": "概算費用の内訳をお送りください。"}
+    for n, (status, note) in enumerate(reasons.items(), 1):
+        if status == "info_requested":  # 見送り is final in the desk's steps; ask on a fresh record
+            view, message = draft_via_shortcut(app, "ゆきテックです。除雪ロボットを試したいです。", channel=PUBLIC)
+            submit(app, view, **{**GOOD, "title": "除雪ロボット"})
+            card = wait_card(app.stub, 2)
+            card_ts = [m["ts"] for m in app.stub.messages if m["channel"] == DESK_CHANNEL][-1]
+        app.sender.interactive(press(card.blocks, rb.ACTION_STATUS_PREFIX + status, user=STAFF,
+                                     channel=DESK_CHANNEL, message_ts=card_ts))
+        note_view = opened_view(app.stub, n, callback=rb.STATUS_NOTE_CALLBACK)
+        app.sender.interactive(view_submission(
+            rb.STATUS_NOTE_CALLBACK, {"note": {"value": {"type": "plain_text_input", "value": note}}},
+            user=STAFF, private_metadata=note_view["private_metadata"]))
+        private = app.stub.wait_for("chat.postMessage", where=lambda c, note=note: note in c.block_text())[0]
+        assert private.params["channel"] == DM_OF_ASKER and not private.params.get("thread_ts")
+        opened = app.stub.calls("conversations.open")[-1]
+        assert opened.params["users"] == ASKER
+        pointer = app.stub.wait_for("chat.postMessage", where=lambda c, ts=message["ts"]: c.params["channel"] == PUBLIC
+                                    and c.params.get("thread_ts") == ts and "DM" in c.params.get("text", ""))
+        assert len(pointer) == 1
+    wait_delivered(app)
+    settle(app)
+    public = [c for c in app.stub.calls() if c.params.get("channel") == PUBLIC]
+    dumped = json.dumps([c.params for c in public], ensure_ascii=False)
+    for note in reasons.values():
+        assert note not in dumped
+    assert "見送り" not in dumped and "追加情報" not in dumped
+
+
+# --- origin derived server-side ---------------------------------------------------------------------
+
+
+def test_forged_button_value_cannot_read_the_desk_thread_into_a_modal(app: RunningApp) -> None:
+    staff_note = "社内メモ: この事業者は過去に不正があった"
+    desk_thread = new_ts()
+    app.stub.messages.append({"type": "message", "channel": DESK_CHANNEL, "ts": desk_thread, "user": STAFF,
+                              "text": staff_note})
+    app.stub.messages.append({"type": "message", "channel": DESK_CHANNEL, "ts": new_ts(), "thread_ts": desk_thread,
+                              "user": ASKER, "text": staff_note + "（転記）"})
+    value, thread = stored_answer(app)
+    forged = json.dumps({"turn": json.loads(value)["turn"], "channel": DESK_CHANNEL, "thread_ts": desk_thread,
+                         "question": staff_note, "language": "ja"})
+    app.sender.interactive(block_actions("draft_proposal", value=forged, channel=PUBLIC, thread_ts=thread))
+    view = opened_view(app.stub)
+    assert staff_note not in json.dumps(view, ensure_ascii=False)
+    assert not any(c.params.get("channel") == DESK_CHANNEL for c in app.stub.calls("conversations.replies"))
+    meta = json.loads(view["private_metadata"])
+    assert (meta["ch"], meta["ts"]) == (PUBLIC, thread)  # from the stored turn, not from the value
+    assert "実証実験をしたい" in rb.fields_from_state(initial_state(view)).qa_excerpt
+
+    # A value naming no stored turn opens a draft without any thread.
+    app.sender.interactive(block_actions("draft_proposal", value=json.dumps(
+        {"turn": "f" * 32, "channel": DESK_CHANNEL, "thread_ts": desk_thread}), channel=PUBLIC))
+    meta = json.loads(opened_view(app.stub, 2)["private_metadata"])
+    assert meta["ch"] is None and meta["ts"] is None and meta["idem"] is None
+
+
+def test_forged_private_metadata_is_not_trusted(app: RunningApp) -> None:
+    view = draft_via_command(app)
+    desk_thread = new_ts()
+    for forged in (json.dumps({"rid": None, "ch": DESK_CHANNEL, "ts": desk_thread, "lang": "ja",
+                               "idem": f"thread:{ASKER}:{DESK_CHANNEL}:{desk_thread}"}),
+                   json.dumps({**json.loads(view["private_metadata"]), "ch": DESK_CHANNEL, "ts": desk_thread})):
+        payload = view_submission(rb.DRAFT_CALLBACK, edit(view, **GOOD), private_metadata=forged)
+        assert app.sender.interactive(payload).json()["response_action"] == "update"
+    wait_card(app.stub, 2)
+    wait_delivered(app)
+    for record in records(app):
+        assert record.channel_id != DESK_CHANNEL and record.thread_ts != desk_thread
+    assert not any(c.params.get("thread_ts") == desk_thread for c in app.stub.calls("chat.postMessage"))
+    # Metadata sealed for one user (with its thread and key) means nothing in another user's submission.
+    value, thread = stored_answer(app)
+    app.sender.interactive(block_actions("draft_proposal", value=value, channel=PUBLIC, thread_ts=thread))
+    asker_meta = opened_view(app.stub, 2)["private_metadata"]
+    other = view_submission(rb.DRAFT_CALLBACK, edit(view, **GOOD), user=OTHER, private_metadata=asker_meta)
+    assert app.sender.interactive(other).json()["response_action"] == "update"
+    mine = [r for r in records(app) if r.proposer_user_id == OTHER]
+    assert len(mine) == 1 and mine[0].thread_ts != thread

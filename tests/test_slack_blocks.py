@@ -186,3 +186,16 @@ def test_strip_mentions_removes_only_the_bot() -> None:
 def test_log_lines_are_logfmt() -> None:
     assert kv("answer_posted", surface="dm", ms=12.345, error=None) == "event=answer_posted surface=dm ms=12.3"
     assert kv("x", reason='a "b" c') == 'event=x reason="a \\"b\\" c"'
+
+
+def test_one_escaping_function_for_every_surface() -> None:
+    from bot.precedents import render
+    from bot.records import blocks as rb
+    from bot.slack import escape as esc
+
+    assert bk.escape is rb.escape is render.escape is esc.escape
+    assert bk.truncate is render.truncate is esc.truncate
+    assert esc.escape("<!channel> a&b <@U1>") == "&lt;!channel&gt; a&amp;b &lt;@U1&gt;"
+    for limit in range(2, 30):  # a cut never leaves half an entity behind
+        cut = esc.truncate(esc.escape("<" * 40), limit)
+        assert len(cut) <= limit and cut.rstrip("…").replace("&lt;", "") == ""

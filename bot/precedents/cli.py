@@ -14,6 +14,7 @@ import sys
 from bot.precedents.filters import parse_query
 from bot.precedents.render import text_lines
 from bot.precedents.search import search_page
+from bot.terminal import inert, inert_json
 from ingest.config import Settings
 from ingest.store import ChunkStore
 
@@ -28,11 +29,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     offset = max(0, int(getattr(args, "offset", 0) or 0))
     page = search_page(settings, parsed.text, parsed.filters, limit=limit, offset=offset)
     if getattr(args, "json", False):
-        print(json.dumps({"query": page.query, "filters": page.filters.to_dict(), "ignored": list(parsed.ignored),
+        print(inert_json(json.dumps({"query": page.query, "filters": page.filters.to_dict(), "ignored": list(parsed.ignored),
                           "offset": page.offset, "has_more": page.has_more,
-                          "results": [p.to_dict() for p in page.items]}, ensure_ascii=False, indent=2))
+                          "results": [p.to_dict() for p in page.items]}, ensure_ascii=False, indent=2)))
     else:
         if parsed.ignored:
-            print("読み取れなかった条件: " + " ".join(parsed.ignored), file=sys.stderr)
-        print("\n".join(text_lines(page)))
+            print("読み取れなかった条件: " + inert(" ".join(parsed.ignored)), file=sys.stderr)
+        print(inert("\n".join(text_lines(page))))
     return 0 if page.items else 1

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.precedents.filters import SCHEMES, Filters, fold, parse_status
 from bot.precedents.search import Precedent, SearchPage
+from bot.slack.escape import escape, truncate
 
 Block = dict[str, Any]
 
@@ -44,15 +45,6 @@ HELP = ("前例検索の使い方です。`/ppp-precedents 実証実験 AI year:
         "条件（scheme / field / city / year / status）を入力してください。条件だけでも検索できます。")
 
 
-def escape(text: str) -> str:
-    """Slack's control characters; after this no ``<!channel>`` or link can be injected."""
-    return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def truncate(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
 def _plain(text: str, limit: int = OPTION_TEXT_LIMIT) -> Block:
     return {"type": "plain_text", "text": truncate(text, limit), "emoji": True}
 
@@ -82,7 +74,7 @@ def result_text(n: int, p: Precedent) -> str:
     """One result as mrkdwn: title (linked for records), facts, summary, resources, citation."""
     title = escape(p.title)
     if p.link.startswith(("https://", "http://")):
-        title = f"<{p.link}|{title}>"
+        title = f"<{escape(p.link)}|{title}>"
     lines = [f"*{n}. {title}*", _facts(p)]
     if p.summary:
         lines.append(escape(p.summary))

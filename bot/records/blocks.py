@@ -27,6 +27,7 @@ from bot.records.fields import (
 from bot.records.prescreen import REQUIRED, Flag
 from bot.records.service import JST, RecordView
 from bot.records.validate import MAX_LENGTHS
+from bot.slack.escape import escape, truncate
 
 Block = dict[str, Any]
 
@@ -43,6 +44,8 @@ ACTION_OPEN_LINK = "records_open_link"
 INPUT_ACTION = "value"
 
 _SECTION_LIMIT = 2900
+# Steps whose news carries the desk's words to the business (reason, request): told in a DM only.
+PRIVATE_STATUSES = frozenset({"declined", "info_requested"})
 _HOME_ITEMS = 25
 
 T: dict[str, dict[str, str]] = {
@@ -90,6 +93,7 @@ T: dict[str, dict[str, str]] = {
         "reason": "*理由*",
         "request": "*お願いの内容*",
         "reply_hint": "ご返信・ご不明な点は、公民連携デスクまでお寄せください。{contact}",
+        "private_pointer": "ご提案について、公民連携デスクからのお知らせをこのアプリのメッセージ（DM）にお送りしました。",
         "home_title": "公民連携デスク",
         "home_intro": "ご相談から作成した提案の下書きと、提出した提案の状況です。",
         "home_new": "提案の下書きを作成",
@@ -150,6 +154,7 @@ T: dict[str, dict[str, str]] = {
         "reason": "*Reason*",
         "request": "*Request*",
         "reply_hint": "For replies or questions, please contact the desk. {contact}",
+        "private_pointer": "The desk has sent you a message about your proposal in this app's direct messages.",
         "home_title": "Partnership desk",
         "home_intro": "Your proposal drafts and the status of the proposals you submitted.",
         "home_new": "Draft a proposal",
@@ -175,17 +180,13 @@ def t(lang: str, key: str, **kw: Any) -> str:
 
 
 def plain(text: str, limit: int = 75) -> dict:
-    text = text if len(text) <= limit else text[: limit - 1] + "…"
-    return {"type": "plain_text", "text": text, "emoji": True}
-
-
-def escape(text: str) -> str:
-    """Text a business typed, made inert for mrkdwn (no @channel, no fake links)."""
-    return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """A ``plain_text`` object: Slack does not parse it, so it is cut, not escaped."""
+    return {"type": "plain_text", "text": truncate(text, limit), "emoji": True}
 
 
 def cut(text: str, limit: int = _SECTION_LIMIT) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """Escaped mrkdwn cut to ``limit`` without splitting an entity (``bot.slack.escape.truncate``)."""
+    return truncate(text, limit)
 
 
 def section(text: str, **extra: Any) -> Block:
@@ -417,7 +418,7 @@ def desk_card(record: RecordView, flags: Sequence[Flag], *, precedents: Sequence
             title = escape(str(p.get("title") or ""))
             summary = escape(cut(str(p.get("summary") or ""), 160))
             where = str(p.get("link_or_citation") or "")
-            where = f"<{where}|出典>" if where.startswith("http") else escape(where)
+            where = f"<{escape(where)}|出典>" if where.startswith(("https://", "http://")) else escape(where)
             lines.append(f"• *{title}* — {summary}" + (f"（{where}）" if where else ""))
         blocks.append(section("\n".join(lines), block_id="records_card_precedents"))
     if f.qa_excerpt:
@@ -440,7 +441,7 @@ def desk_card(record: RecordView, flags: Sequence[Flag], *, precedents: Sequence
         buttons.append(button)
     blocks.append({"type": "actions", "block_id": "records_status", "elements": buttons})
     blocks.append(context("このカードのスレッドへの返信は職員メモです。事業者には転送されません。"))
-    text = f"新しい提案 {rid}：{f.title or '（件名なし）'}（{status_label(record.status)}）"
+    text = f"新しい提案 {rid}：{escape(f.title) or '（件名なし）'}（{status_label(record.status)}）"
     return text, blocks
 
 
@@ -448,14 +449,14 @@ def status_note_modal(record_id: str, to_status: str, meta: dict) -> Block:
     """Asks staff for the one value a step needs (department, reason, or the request to the business)."""
     kind = STATUS_NOTE[to_status]
     labels = {"department": ("照会先の担当課", "例: 都市整備部 交通政策課", "職員向けの記録です。事業者には通知しません。"),
-              "reason": ("見送りの理由", "事業者に伝える理由", "この理由は事業者のスレッドに送信されます。"),
+              "reason": ("見送りの理由", "事業者に伝える理由", "この理由は事業者にDMで送信されます（相談スレッドには載りません）。"),
               "message": ("事業者への依頼内容", "例: 実施体制と概算費用を教えてください。",
-                          "この内容は事業者のスレッドに送信されます。")}
+                          "この内容は事業者にDMで送信されます（相談スレッドには載りません）。")}
     text, placeholder, hint = labels[kind]
     return {
         "type": "modal", "callback_id": STATUS_NOTE_CALLBACK, "private_metadata": json.dumps(meta),
         "title": plain(STATUSES[to_status][0], 24), "submit": plain("記録する", 24), "close": plain("やめる", 24),
-        "blocks": [section(f"*{record_id}* を「{STATUSES[to_status][0]}」にします。"),
+        "blocks": [section(f"*{escape(record_id)}* を「{STATUSES[to_status][0]}」にします。"),
                    {"type": "input", "block_id": "note", "label": plain(text), "hint": plain(hint, 150),
                     "element": {"type": "plain_text_input", "action_id": INPUT_ACTION, "multiline": kind != "department",
                                 "max_length": 2000, "placeholder": plain(placeholder, 150)}}],

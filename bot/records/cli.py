@@ -25,6 +25,7 @@ from bot.records.service import (
     records_csv,
     records_json,
 )
+from bot.terminal import inert, inert_json
 from ingest.config import Settings
 
 
@@ -58,7 +59,7 @@ def _list(args: argparse.Namespace, svc: RecordService) -> int:
         return 2
     records = svc.list(status=args.status)
     if args.json:
-        print(json.dumps([r.to_dict() for r in records], ensure_ascii=False, indent=2))
+        print(inert_json(json.dumps([r.to_dict() for r in records], ensure_ascii=False, indent=2)))
         return 0
     if not records:
         print("No records." if not args.status else f"No records with status {args.status}.")
@@ -66,8 +67,9 @@ def _list(args: argparse.Namespace, svc: RecordService) -> int:
     print(f"{'id':<12} {_pad('status', 20)} {'submitted':<16}  {_pad('organization', 24)} title")
     for r in records:
         submitted = (iso(r.submitted_at) or "")[:16].replace("T", " ")
+        org, title = inert(r.fields.org_name or "—", multiline=False), inert(r.fields.title or "—", multiline=False)
         print(f"{r.display_id:<12} {_pad(status_label(r.status), 20)} {submitted:<16}  "
-              f"{_pad(_cut(r.fields.org_name or '—', 24), 24)} {_cut(r.fields.title or '—', 40)}")
+              f"{_pad(_cut(org, 24), 24)} {_cut(title, 40)}")
     print(f"{len(records)} records")
     return 0
 
@@ -76,7 +78,7 @@ def _show(args: argparse.Namespace, svc: RecordService) -> int:
     try:
         record = svc.get(record_id=args.record_id)
     except RecordNotFound:
-        print(f"ppp-desk records: no record {args.record_id}", file=sys.stderr)
+        print(f"ppp-desk records: no record {inert(args.record_id)}", file=sys.stderr)
         return 1
     flags = svc.flags(record)
     history = svc.history(record.record_id)
@@ -84,9 +86,9 @@ def _show(args: argparse.Namespace, svc: RecordService) -> int:
         data = record.to_dict()
         data["flags"] = [f.as_dict() for f in flags]
         data["history"] = history
-        print(json.dumps(data, ensure_ascii=False, indent=2))
+        print(inert_json(json.dumps(data, ensure_ascii=False, indent=2)))
         return 0
-    print(_show_text(record, flags, history))
+    print(inert(_show_text(record, flags, history)))
     return 0
 
 

@@ -159,6 +159,11 @@ class OutboxWorker:
     def run_once(self) -> int:
         """Deliver every due row once; returns how many were delivered."""
         delivered = 0
+        if not self.db.storage_present():
+            # A deleted SQLite file still answers from the unlinked inode: delivering from it would
+            # announce records that no longer exist anywhere (a phantom desk card).
+            log.error("outbox paused: the database file is missing")
+            return 0
         for job_id in self._due_ids(utcnow()):
             if self._stop.is_set():
                 break

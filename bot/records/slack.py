@@ -23,9 +23,10 @@ import json
 import logging
 import re
 import threading
+import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -40,7 +41,7 @@ from bot.records import blocks as rb
 from bot.records.extract import ConvTurn, coerce_turns, detect_language, extract
 from bot.records.fields import OPEN_STATUSES, STAFF_STATUSES, STATUS_NOTE, ProposalFields
 from bot.records.models import OutboxMessage
-from bot.records.outbox import Defer, OutboxJob, OutboxWorker
+from bot.records.outbox import Defer, OutboxJob, OutboxWorker, enqueue
 from bot.records.service import (
     JST,
     NotAllowed,
@@ -51,10 +52,14 @@ from bot.records.service import (
     doc_titles,
 )
 from bot.records.validate import normalize_contact, validate
+from bot.slack.escape import escape
+from bot.slack.sealed import seal, unseal
 from ingest.config import Settings
 
 log = logging.getLogger("bot.records.slack")
 
+# How long a draft button waits for its answer's turn row (the trigger_id lives 3 s).
+_TURN_WAIT_TRIES, _TURN_WAIT_S = 8, 0.1
 _REFUSED = "この操作は公民連携デスクの職員のみ行えます。ステータスは変更していません。"
 _DB_ERROR_STAFF = "一時的な障害のため記録できませんでした。少し時間をおいて、もう一度お試しください。"
 
@@ -160,6 +165,18 @@ def _deliver_card_update(rt: Runtime, job: OutboxJob) -> None:
         raise Defer(0.0)  # changed while we rendered: show the newer state too
 
 
+def _private(job: OutboxJob) -> bool:
+    """Status news that carries the desk's own words (a reason, a request) is for the proposer only."""
+    return job.payload.get("template") == "status" and (
+        bool(job.payload.get("note")) or job.payload.get("to") in rb.PRIVATE_STATUSES)
+
+
+def _open_dm(rt: Runtime, user: str) -> str:
+    """The proposer's DM channel with the app (``conversations.open``; Slack returns the same one)."""
+    resp = rt.client.conversations_open(users=user)
+    return str((resp.get("channel") or {}).get("id") or user)
+
+
 def _deliver_business(rt: Runtime, job: OutboxJob) -> None:
     record = rt.service.get(record_pk=job.record_pk)
     lang = record.language
@@ -167,6 +184,9 @@ def _deliver_business(rt: Runtime, job: OutboxJob) -> None:
         text, blocks = rb.confirmation_message(record, rt.city, lang, doc_titles(rt.settings.knowledge_dir))
     else:
         text, blocks = rb.status_message(record, str(job.payload.get("to")), job.payload.get("note"), rt.city, lang)
+    if _private(job) and not (record.channel_id or "").startswith("D"):
+        _deliver_privately(rt, job, record, text, blocks)
+        return
     # Without a thread of its own (``/ppp draft``, App Home) the business hears in its DM with the app.
     channel = record.channel_id if record.thread_ts else record.proposer_user_id
     kwargs: dict[str, Any] = {"channel": channel, "text": text, "blocks": blocks, "unfurl_links": False}
@@ -176,6 +196,32 @@ def _deliver_business(rt: Runtime, job: OutboxJob) -> None:
     if not record.thread_ts and resp.get("ts"):
         rt.service.set_thread(record.pk, channel=resp.get("channel") or channel, thread_ts=resp["ts"])
     log.info("records: business told about %s (%s)", record.display_id, job.payload.get("template"))
+
+
+def _deliver_privately(rt: Runtime, job: OutboxJob, record: RecordView, text: str, blocks: list[dict]) -> None:
+    """A reason or request goes to the proposer's DM; the channel thread gets a neutral pointer.
+
+    The thread may be a public or Slack Connect channel that other companies read, so it learns
+    only that the desk wrote to the proposer.  The pointer is its own outbox row (posted once,
+    after the DM): a failure posting it never resends the DM.
+    """
+    dm = _open_dm(rt, record.proposer_user_id)
+    rt.client.chat_postMessage(channel=dm, text=text, blocks=blocks, unfurl_links=False)
+    log.info("records: business told privately about %s (%s)", record.display_id, job.payload.get("to"))
+    if record.channel_id and record.thread_ts:
+        with rt.db.session() as s:
+            queued = enqueue(s, "business_pointer", record.pk, {}, dedupe_key=f"business_pointer:{job.id}")
+        if queued:
+            rt.worker.kick()
+
+
+def _deliver_pointer(rt: Runtime, job: OutboxJob) -> None:
+    record = rt.service.get(record_pk=job.record_pk)
+    if not record.channel_id or not record.thread_ts:
+        return
+    text = rb.t(record.language, "private_pointer")
+    rt.client.chat_postMessage(channel=record.channel_id, thread_ts=record.thread_ts, text=text,
+                               blocks=[rb.section(text)], unfurl_links=False)
 
 
 def _announcer():
@@ -201,6 +247,7 @@ def make_runtime(settings: Settings, db: Database, client: WebClient, city: City
         "desk_card": lambda job: _deliver_desk_card(holder["rt"], job),
         "card_update": lambda job: _deliver_card_update(holder["rt"], job),
         "business_message": lambda job: _deliver_business(holder["rt"], job),
+        "business_pointer": lambda job: _deliver_pointer(holder["rt"], job),
     }
     worker = OutboxWorker(db, handlers, **worker_kw)
     rt = Runtime(settings=settings, db=db, city=city, client=client, service=service, worker=worker,
@@ -225,10 +272,17 @@ class DraftRequest:
     message_text: str
     language: str | None
     record_pk: int | None = None
+    turn_ref: str | None = None  # the answer's button: where it came from is looked up, not read
 
 
 def parse_request(body: dict) -> DraftRequest:
-    """Button (``block_actions``), slash command, message shortcut or App Home button → one shape."""
+    """Button (``block_actions``), slash command, message shortcut or App Home button → one shape.
+
+    From the answer's button only the turn reference is taken: its ``channel``/``thread_ts``/
+    ``question`` travel in a client payload and are ignored (:func:`resolve_turn` reads them from
+    the turn the app stored when it posted the answer).  A shortcut's channel and message come from
+    Slack's own envelope around the message it was used on.
+    """
     user = (body.get("user") or {}).get("id") or body.get("user_id") or ""
     trigger = body.get("trigger_id")
     if body.get("type") == "message_action":
@@ -252,11 +306,34 @@ def parse_request(body: dict) -> DraftRequest:
         data = parsed if isinstance(parsed, dict) else {}
     except ValueError:
         data = {}
-    channel = str(data.get("channel") or "") or None
-    thread = str(data.get("thread_ts") or "") or None
-    lang = data.get("language") if data.get("language") in ("ja", "en") else None
-    return DraftRequest(user, trigger, channel if thread else None, thread, str(data.get("question") or ""), "",
-                        lang)
+    ref = data.get("turn")
+    return DraftRequest(user, trigger, None, None, "", "", None, turn_ref=ref if isinstance(ref, str) else None)
+
+
+def resolve_turn(db: Database, req: DraftRequest) -> DraftRequest:
+    """The request with channel, thread, question and language of the stored turn its button names.
+
+    An unknown reference yields a draft without a thread.  Someone pressing the button under
+    another person's answer drafts from that thread with only their own turns, never the other
+    person's question.
+    """
+    if not req.turn_ref:
+        return req
+    from bot.slack.history import get_turn
+
+    turn = get_turn(db, req.turn_ref)
+    for _ in range(_TURN_WAIT_TRIES):  # stored right after Slack took the answer: a fast click may beat it
+        if turn is not None:
+            break
+        time.sleep(_TURN_WAIT_S)
+        turn = get_turn(db, req.turn_ref)
+    if turn is None:
+        return replace(req, channel=None, thread_ts=None, question="")
+    thread = turn.thread_ts or None
+    own = turn.user == req.user
+    return replace(req, channel=turn.channel if thread else None, thread_ts=thread,
+                   question=turn.question if own else "",
+                   language=turn.language if turn.language in ("ja", "en") else None)
 
 
 def profile(client: WebClient, user: str) -> tuple[ProposalFields, str | None]:
@@ -273,10 +350,14 @@ def profile(client: WebClient, user: str) -> tuple[ProposalFields, str | None]:
     return ProposalFields(contact_name=name, email=prof.get("email") or ""), lang
 
 
-def conversation(db: Database, client: WebClient, req: DraftRequest) -> list[ConvTurn]:
-    """The proposer's own turns of the thread (stored turns first, ``conversations.replies`` else)."""
+def conversation(db: Database, client: WebClient, req: DraftRequest, desk_channel: str | None = None) -> list[ConvTurn]:
+    """The proposer's own turns of the thread (stored turns first, ``conversations.replies`` else).
+
+    Nothing is read from the desk channel: its threads hold staff notes and cards, never a
+    business's conversation.
+    """
     turns: list[ConvTurn] = []
-    if req.channel and req.thread_ts:
+    if req.channel and req.thread_ts and req.channel != desk_channel:
         try:
             from bot.slack.history import thread_turns
 
@@ -303,7 +384,7 @@ def conversation(db: Database, client: WebClient, req: DraftRequest) -> list[Con
 
 def open_draft(rt: Runtime, client: WebClient, body: dict) -> None:
     """Open the prefilled modal (or say the thread's proposal was already submitted)."""
-    req = parse_request(body)
+    req = resolve_turn(rt.db, parse_request(body))
     if not req.user or not req.trigger_id:
         return
     existing: RecordView | None = None
@@ -332,13 +413,14 @@ def open_draft(rt: Runtime, client: WebClient, body: dict) -> None:
     if existing is not None:
         fields, lang = existing.fields, existing.language
     else:
-        turns = conversation(rt.db, client, req)
+        turns = conversation(rt.db, client, req, rt.settings.desk_channel_id)
         lang = req.language or (detect_language(t.text for t in turns if t.role == "user") if turns else None) \
             or locale_lang or "ja"
         fields = extract(turns, rt.settings if use_llm else None)
         fields = prof.merged(fields)
-    meta = {"rid": existing.pk if existing else None, "ch": req.channel, "ts": req.thread_ts, "lang": lang,
-            "idem": f"thread:{req.user}:{req.channel}:{req.thread_ts}" if req.channel and req.thread_ts else None}
+    meta = seal_meta(rt, req.user, {
+        "rid": existing.pk if existing else None, "ch": req.channel, "ts": req.thread_ts, "lang": lang,
+        "idem": f"thread:{req.user}:{req.channel}:{req.thread_ts}" if req.channel and req.thread_ts else None})
     view = rb.draft_modal(fields, lang=lang, meta=meta)
     if loading_id:
         client.views_update(view_id=loading_id, view=view)
@@ -356,12 +438,33 @@ def _on_open_draft(body: dict, client: WebClient, ctx: Any, **_: Any) -> None:
     open_draft(runtime(ctx), client, body)
 
 
-def _meta(view: dict) -> dict:
-    try:
-        data = json.loads(view.get("private_metadata") or "{}")
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
+class StorageMissing(SQLAlchemyError):
+    """The database file is gone: a write would succeed on a file nothing reads again."""
+
+
+def _require_storage(rt: Runtime) -> None:
+    """Refuse to save (and so to confirm) when the database is not where it was opened."""
+    if not rt.db.storage_present():
+        raise StorageMissing("database file missing")
+
+
+def _key(rt: Runtime) -> str:
+    """The HMAC key for modal metadata: the signing secret (the bot token in Socket Mode)."""
+    return rt.settings.slack_signing_secret or rt.settings.slack_bot_token or ""
+
+
+def seal_meta(rt: Runtime, user: str, meta: dict) -> dict:
+    """``meta`` sealed for ``user`` (``bot.slack.sealed``): record, thread and key cannot be forged."""
+    return seal(meta, user=user, key=_key(rt))
+
+
+def _meta(rt: Runtime, view: dict, user: str) -> dict:
+    """The modal's metadata if this app sealed it for ``user``; ``{}`` (trust nothing) otherwise."""
+    raw = view.get("private_metadata") or ""
+    data = unseal(raw, user=user, key=_key(rt))
+    if raw and not data:
+        log.warning("records: modal metadata refused (not sealed by this app for this user)")
+    return data
 
 
 def _tell(client: WebClient, body: dict, text: str) -> None:
@@ -423,7 +526,8 @@ def register(app: App, ctx: Any, *, worker_options: dict | None = None) -> Runti
     # --- the modal ------------------------------------------------------------------------------
     @app.view(rb.DRAFT_CALLBACK)
     def submit_draft(ack: Ack, body: dict, view: dict) -> None:
-        meta, user = _meta(view), body["user"]["id"]
+        user = body["user"]["id"]
+        meta = _meta(rt, view, user)
         lang = "en" if meta.get("lang") == "en" else "ja"
         fields = normalize_contact(rb.fields_from_state((view.get("state") or {}).get("values") or {}))
         errors = validate(fields, lang=lang, submit=True)
@@ -431,6 +535,7 @@ def register(app: App, ctx: Any, *, worker_options: dict | None = None) -> Runti
             ack(response_action="errors", errors=errors)
             return
         try:
+            _require_storage(rt)
             result = service.save(fields, proposer=user, submit=True, idem_key=meta.get("idem") or f"view:{view['id']}",
                                   record_pk=meta.get("rid"), source=SourceRef(meta.get("ch"), meta.get("ts")),
                                   language=lang)
@@ -451,10 +556,12 @@ def register(app: App, ctx: Any, *, worker_options: dict | None = None) -> Runti
     def save_draft(ack: Ack, body: dict, client: WebClient) -> None:
         ack()
         view = body.get("view") or {}
-        meta, user = _meta(view), body["user"]["id"]
+        user = body["user"]["id"]
+        meta = _meta(rt, view, user)
         lang = "en" if meta.get("lang") == "en" else "ja"
         fields = normalize_contact(rb.fields_from_state((view.get("state") or {}).get("values") or {}))
         try:
+            _require_storage(rt)
             result = service.save(fields, proposer=user, submit=False, idem_key=meta.get("idem") or f"view:{view['id']}",
                                   record_pk=meta.get("rid"), source=SourceRef(meta.get("ch"), meta.get("ts")),
                                   language=lang)
@@ -465,13 +572,13 @@ def register(app: App, ctx: Any, *, worker_options: dict | None = None) -> Runti
         except SQLAlchemyError as exc:
             log.error("records: draft not saved (%s)", type(exc).__name__)
             client.views_update(view_id=view["id"], view=rb.draft_modal(
-                fields, lang=lang, meta=meta, notice=":warning: " + rb.t(lang, "db_error")))
+                fields, lang=lang, meta=seal_meta(rt, user, meta), notice=":warning: " + rb.t(lang, "db_error")))
             return
         if result.replayed:
             client.views_update(view_id=view["id"], view=rb.info_modal(
                 rb.t(lang, "modal_title"), rb.t(lang, "already_submitted", rid=result.record.record_id), lang))
             return
-        meta["rid"] = result.record.pk
+        meta = seal_meta(rt, user, {**meta, "rid": result.record.pk})
         saved_at = utcnow().astimezone(JST).strftime("%H:%M")
         client.views_update(view_id=view["id"], view=rb.draft_modal(
             result.record.fields, lang=lang, meta=meta, notice=rb.t(lang, "draft_saved", time=saved_at)))
@@ -500,20 +607,23 @@ def register(app: App, ctx: Any, *, worker_options: dict | None = None) -> Runti
             return
         if to_status in STATUS_NOTE:
             client.views_open(trigger_id=body["trigger_id"],
-                              view=rb.status_note_modal(record_id, to_status, {"rid": record_id, "to": to_status}))
+                              view=rb.status_note_modal(record_id, to_status,
+                                                        seal_meta(rt, user, {"rid": record_id, "to": to_status})))
             return
         try:
+            _require_storage(rt)
             service.change_status(record_id, to_status, actor=user,
                                   idem_key=f"action:{record_id}:{action.get('action_ts')}")
         except (RecordNotFound, NotAllowed) as exc:
-            _tell(client, body, f"{record_id} のステータスを変更できませんでした（{type(exc).__name__}）。")
+            _tell(client, body, f"{escape(record_id)} のステータスを変更できませんでした（{type(exc).__name__}）。")
         except SQLAlchemyError as exc:
             log.error("records: status change not saved (%s)", type(exc).__name__)
             _tell(client, body, _DB_ERROR_STAFF)
 
     @app.view(rb.STATUS_NOTE_CALLBACK)
     def status_note(ack: Ack, body: dict, view: dict, client: WebClient) -> None:
-        user, meta = body["user"]["id"], _meta(view)
+        user = body["user"]["id"]
+        meta = _meta(rt, view, user)
         if not is_staff(user, client):
             log.warning("records: status note refused for a non-staff user")
             ack(response_action="errors", errors={"note": _REFUSED})
@@ -524,6 +634,7 @@ def register(app: App, ctx: Any, *, worker_options: dict | None = None) -> Runti
             ack(response_action="errors", errors={"note": "入力してください。"})
             return
         try:
+            _require_storage(rt)
             service.change_status(str(meta.get("rid")), str(meta.get("to")), actor=user, note=note,
                                   idem_key=f"view:{view['id']}")
         except (RecordNotFound, NotAllowed) as exc:

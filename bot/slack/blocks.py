@@ -16,7 +16,10 @@ from typing import Any
 
 from bot.answer import Answer
 from bot.city import CityProfile
+from bot.slack.escape import escape, safe_cut, truncate
 from bot.slack.texts import detect_language, t
+
+__all__ = ["escape", "truncate"]  # re-exported: bot.slack.escape is where they live
 
 SECTION_LIMIT = 3000  # characters of a section block's text
 CONTEXT_LIMIT = 3000  # characters of one context element
@@ -36,22 +39,9 @@ _BREAKS = ("\n\n", "\n", "。", "．", ". ", "、", " ")
 Block = dict[str, Any]
 
 
-def escape(text: str) -> str:
-    """Slack's three control characters; after this no ``<!channel>`` or link can be injected."""
-    return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def to_mrkdwn(text: str) -> str:
     """Escaped text with Markdown ``**bold**`` turned into Slack's ``*bold*``."""
     return _BOLD.sub(r"*\1*", escape(text))
-
-
-def _safe_cut(text: str, cut: int) -> int:
-    """Move ``cut`` back so it does not split an ``&amp;``-style entity."""
-    amp = text.rfind("&", max(0, cut - 5), cut)
-    if amp != -1 and ";" not in text[amp:cut]:
-        return amp if amp > 0 else cut
-    return cut
 
 
 def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
@@ -71,20 +61,13 @@ def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
                 cut = pos + len(mark)
                 break
         if cut <= 0:
-            cut = _safe_cut(rest, limit)
+            cut = safe_cut(rest, limit) or limit  # an entity at 0 of a tiny limit: cut it rather than loop
         piece, rest = rest[:cut].rstrip(), rest[cut:].lstrip()
         if piece:
             pieces.append(piece)
     if rest:
         pieces.append(rest)
     return pieces
-
-
-def truncate(text: str, limit: int, ellipsis: str = "…") -> str:
-    """``text`` cut to ``limit`` characters including the ellipsis (entity-safe)."""
-    if len(text) <= limit:
-        return text
-    return text[:_safe_cut(text, limit - len(ellipsis))] + ellipsis
 
 
 def answer_language(answer: Answer) -> str:
@@ -236,7 +219,7 @@ def help_blocks(prompts: Sequence[str], lang: str) -> list[Block]:
 
 
 def text_blocks(text: str) -> list[Block]:
-    return [section(escape(p)) for p in split_text(text, SECTION_LIMIT)][:MESSAGE_BLOCKS]
+    return [section(p) for p in split_text(escape(text), SECTION_LIMIT)][:MESSAGE_BLOCKS]
 
 
 def handoff_blocks(*, asker: str, turns: Sequence[Any], channel: str, permalink: str | None) -> list[Block]:

@@ -20,7 +20,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bot import events
 from bot.answer import Answer
@@ -158,12 +158,32 @@ def answer_in_thread(ctx: SlackContext, client: WebClient, *, channel: str, thre
             call_api(client, "assistant.threads.setStatus", event_id=event_id, channel_id=channel,
                      thread_ts=thread_ts, status="")
         return
-    record_turn(ctx.db, ref=ref, channel=channel, thread_ts=thread_ts, user=user, ts=ts, surface=surface,
-                answer=answer, language=lang, answer_ts=resp.get("ts"))
+    try:
+        record_turn(ctx.db, ref=ref, channel=channel, thread_ts=thread_ts, user=user, ts=ts, surface=surface,
+                    answer=answer, language=lang, answer_ts=resp.get("ts"))
+    except SQLAlchemyError as exc:  # the answer is out; only its buttons and follow-up context are lost
+        log.error(kv("storage_failed", step="record_turn", event_id=event_id, error=type(exc).__name__))
     log.info(kv("answer_posted", surface=surface, event_id=event_id, category=answer.category,
                 abstained=answer.abstained, sources=len(answer.sources), context_turns=len(history),
                 lang=lang, engine_ms=round(answer.latency_ms, 1),
                 total_ms=round((time.perf_counter() - started) * 1000, 1)))
+
+
+def claim_or_apologize(ctx: SlackContext, client: WebClient, body: dict[str, Any], *, channel: str,
+                       thread_ts: str, question: str) -> bool:
+    """``ctx.claim_event`` that turns a failed database write into an apology in the thread.
+
+    A read-only or unreachable database used to end the listener with an exception: the asker
+    heard nothing.  Now the asker is told, once (the event was acked, Slack does not resend it).
+    """
+    try:
+        return ctx.claim_event(body)
+    except SQLAlchemyError as exc:
+        log.error(kv("storage_failed", step="claim_event", event_id=body.get("event_id"), error=type(exc).__name__))
+        lang = detect_language(question)
+        call_api(client, "chat.postMessage", event_id=body.get("event_id"), channel=channel, thread_ts=thread_ts,
+                 text=t(lang, "storage_error", contact=ctx.city.desk.contact_line(lang)))
+        return False
 
 
 def _post_help(ctx: SlackContext, client: WebClient, channel: str, thread_ts: str, lang: str,
@@ -198,11 +218,13 @@ def register(app: App, ctx: SlackContext) -> None:
 
     # --- direct messages and the Assistant container ------------------------------------------
     def answer_dm(body: dict, event: dict, client: WebClient) -> None:
-        if not is_user_dm(event) or not ctx.claim_event(body):
-            return  # edits, deletions, other bots, system messages; or a redelivery
+        if not is_user_dm(event):
+            return  # edits, deletions, other bots, system messages
         text = (event.get("text") or "").strip()
         channel, ts = event["channel"], event["ts"]
         thread_ts = event.get("thread_ts") or ts
+        if not claim_or_apologize(ctx, client, body, channel=channel, thread_ts=thread_ts, question=text):
+            return  # a redelivery (or the database failed: the asker was told)
         in_thread = bool(event.get("thread_ts"))  # Slack's Assistant container always uses threads
         if not text:
             _post_help(ctx, client, channel, thread_ts, "ja", body.get("event_id"))
@@ -215,9 +237,12 @@ def register(app: App, ctx: SlackContext) -> None:
 
     # --- mentions in channels -------------------------------------------------------------------
     def answer_mention(body: dict, event: dict, client: WebClient, context: BoltContext, say: Any) -> None:
-        if event.get("bot_id") or event.get("subtype") or not event.get("user") or not ctx.claim_event(body):
+        if event.get("bot_id") or event.get("subtype") or not event.get("user"):
             return
         user, channel = event["user"], event["channel"]
+        if not claim_or_apologize(ctx, client, body, channel=channel, thread_ts=event.get("thread_ts") or event["ts"],
+                                  question=event.get("text") or ""):
+            return
         if (settings.desk_channel_id and channel == settings.desk_channel_id
                 and events.has_listener("desk_mention") and ctx.staff.is_staff(user, client)):
             events.call("desk_mention", event=event, client=client, ctx=ctx, say=say)
@@ -272,8 +297,13 @@ def register(app: App, ctx: SlackContext) -> None:
         channel = body.get("channel_id") or ""
         ref = new_ref()
         blocks = bk.answer_blocks(answer, turn_ref=ref, channel=channel, thread_ts="", city=ctx.city, lang=lang)
-        record_turn(ctx.db, ref=ref, channel=channel, thread_ts="", user=body.get("user_id") or "", ts="",
-                    surface="slash", answer=answer, language=lang)  # before: the reply cannot report failure
+        try:
+            record_turn(ctx.db, ref=ref, channel=channel, thread_ts="", user=body.get("user_id") or "", ts="",
+                        surface="slash", answer=answer, language=lang)  # before: the reply cannot report failure
+        except SQLAlchemyError as exc:
+            log.error(kv("storage_failed", step="record_turn", error=type(exc).__name__))
+            tell_user(client, body, t(lang, "storage_error", contact=ctx.city.desk.contact_line(lang)))
+            return
         tell_user(client, body, bk.fallback_text(answer, lang), blocks)
         log.info(kv("answer_posted", surface="slash", category=answer.category, abstained=answer.abstained,
                     sources=len(answer.sources), lang=lang, engine_ms=round(answer.latency_ms, 1),

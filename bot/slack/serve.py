@@ -6,9 +6,11 @@ kernel hands each connection to one of them).  Workers share nothing but the dat
 dedupe, conversation turns, feedback and hand-offs all live there.  The parent only supervises:
 it restarts a worker that dies and stops them all on SIGTERM/SIGINT.
 
-Each worker is a threaded HTTP server (one thread per connection) around the Bolt app; Bolt
-verifies the signature (``X-Slack-Signature``, 5-minute timestamp window) before anything else.
-``GET /healthz`` reports whether the worker can reach the database.
+Each worker is a threaded HTTP server (one thread per connection) around the Bolt app.  The
+signature (``X-Slack-Signature``, 5-minute timestamp window) is checked on the raw bytes before
+anything parses the body (``bot.slack.verify``); unsigned requests get 401, signed but malformed
+ones 400, each with one log line.
+``GET /healthz`` writes and reads the database and checks the stores (``bot.health``); 503 otherwise.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from slack_bolt import App, BoltRequest
-from sqlalchemy import text
 
+from bot.slack import verify
 from bot.slack.logs import configure_slack_logging, kv
 from ingest.config import Settings
 
@@ -54,8 +56,11 @@ class SlackRequestHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         if urlsplit(self.path).path == HEALTH_PATH:
-            ok = self.server.healthy()
-            self._send(200 if ok else 503, json.dumps({"ok": ok, "pid": os.getpid()}), "application/json")
+            problems = self.server.health_problems()
+            if problems:
+                log.warning(kv("healthz_failed", problems=",".join(problems)))
+            self._send(503 if problems else 200, json.dumps({"ok": not problems, "problems": problems,
+                                                             "pid": os.getpid()}), "application/json")
         else:
             self._send(404, "not found")
 
@@ -73,11 +78,19 @@ class SlackRequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._send(413 if length > 0 else 400, "bad request")
             return
-        body = self.rfile.read(length).decode("utf-8", errors="replace")
+        raw = self.rfile.read(length)
+        body = self._checked_body(raw)
+        if body is None:
+            return
         headers: dict[str, list[str]] = {}
         for key in self.headers:
             headers[key.lower()] = list(self.headers.get_all(key) or [])
-        resp = self.server.app.dispatch(BoltRequest(body=body, query=parts.query, headers=headers))
+        try:
+            resp = self.server.app.dispatch(BoltRequest(body=body, query=parts.query, headers=headers))
+        except Exception as exc:  # noqa: BLE001 - one line and a 500, never a dead handler thread
+            log.error(kv("http_request_failed", error=type(exc).__name__))
+            self._send(500, "internal error")
+            return
         payload = resp.body if isinstance(resp.body, str) else json.dumps(resp.body)
         extra = {k: v for k, v in resp.headers.items() if k.lower() not in ("content-length", "content-type")}
         content_type = (resp.headers.get("content-type") or ["text/plain;charset=utf-8"])[0]
@@ -86,6 +99,35 @@ class SlackRequestHandler(BaseHTTPRequestHandler):
         log.log(level, kv("http_request", status=resp.status,
                           retry_num=(headers.get("x-slack-retry-num") or [None])[0],
                           ms=round((time.perf_counter() - started) * 1000, 1)))
+
+    def _refuse(self, status: int, reason: str) -> None:
+        """Answer a request we will not hand to Bolt, with one log line (a code, never the body)."""
+        log.warning(kv("http_request_refused", status=status, reason=reason))
+        self._send(status, "unauthorized" if status == 401 else "bad request")
+
+    def _checked_body(self, raw: bytes) -> str | None:
+        """The body as text once it is signed by Slack and parses as a payload; else answered here.
+
+        The signature is checked on the raw bytes first, so nothing an unsigned sender writes is
+        ever parsed; a signed body that is still malformed gets 400.
+        """
+        secret = self.server.signing_secret
+        if secret and not verify.is_ssl_check(raw):
+            problem = verify.signature_problem(secret, raw, self.headers.get("X-Slack-Request-Timestamp"),
+                                               self.headers.get("X-Slack-Signature"))
+            if problem:
+                self._refuse(401, problem)
+                return None
+        try:
+            body = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            self._refuse(400, "not_utf8")
+            return None
+        problem = verify.body_problem(body, self.headers.get("Content-Type"))
+        if problem:
+            self._refuse(400, problem)
+            return None
+        return body
 
     def _send(self, status: int, body: str, content_type: str = "text/plain;charset=utf-8",
               headers: dict[str, Any] | None = None) -> None:
@@ -116,6 +158,7 @@ class SlackHTTPServer(ThreadingHTTPServer):
         self.server_address = sock.getsockname()[:2]
         self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
         self.app = app
+        self.signing_secret = _signing_secret(app)
 
     def get_request(self) -> tuple[socket.socket, Any]:
         # The listening socket is non-blocking (several processes race for each connection);
@@ -124,20 +167,31 @@ class SlackHTTPServer(ThreadingHTTPServer):
         conn.setblocking(True)
         return conn, addr
 
-    def healthy(self) -> bool:
+    def health_problems(self) -> list[str]:
+        """What serving needs and lacks (``bot.health``): empty when healthy."""
+        from bot.health import problems
         from bot.slack.app import context_of
 
-        try:
-            with context_of(self.app).db.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            return True
-        except Exception:  # noqa: BLE001 - any failure means "not healthy", which is the answer
-            return False
+        ctx = context_of(self.app)
+        return problems(ctx.settings, ctx.db)
+
+    def healthy(self) -> bool:
+        return not self.health_problems()
 
     @property
     def url(self) -> str:
         host = "127.0.0.1" if self.server_name in ("0.0.0.0", "") else self.server_name  # noqa: S104
         return f"http://{host}:{self.server_port}"
+
+
+def _signing_secret(app: App) -> str | None:
+    """The secret this app verifies with (from its settings, the one settings object)."""
+    from bot.slack.app import context_of
+
+    try:
+        return context_of(app).settings.slack_signing_secret or None
+    except KeyError:  # an app not made by build_app: Bolt's own verification still applies
+        return None
 
 
 def bind_socket(host: str, port: int, backlog: int = 512) -> socket.socket:

@@ -44,6 +44,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "draft_soon": "提案の下書き作成機能は準備中です。もうしばらくお待ちください。",
         "draft_failed": "申し訳ありません。下書き作成を開始できませんでした。時間をおいて再度お試しください。",
         "not_found": "申し訳ありません。この回答の記録が見つかりませんでした。もう一度ご質問ください。",
+        "storage_error": ("申し訳ありません。一時的な障害のため、ご質問を受け付けられませんでした。少し時間をおいて"
+                          "再度お試しいただくか、公民連携デスクへ直接お問い合わせください。{contact}"),
         "feature_soon": "この機能は準備中です。",
     },
     "en": {
@@ -79,6 +81,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "draft_soon": "Drafting a proposal is coming soon.",
         "draft_failed": "Sorry, the proposal draft could not be started. Please try again later.",
         "not_found": "Sorry, this answer could not be found any more. Please ask again.",
+        "storage_error": ("Sorry, your question could not be taken because of a temporary problem. Please try "
+                          "again in a moment or contact the desk directly. {contact}"),
         "feature_soon": "This feature is coming soon.",
     },
 }
