@@ -10,9 +10,9 @@ import subprocess
 import sys
 
 import pytest
+from bot.engine.classify import classify, detect_language, is_refusal
 
 from bot.engine import Turn
-from bot.engine.classify import classify, detect_language, is_refusal
 from ingest.normalize import compact
 
 

@@ -17,8 +17,9 @@ from records_fake_llm import fake_chat_model
 from slack_helpers import initial_state
 
 from bot.city import load_city, parse_city
+from bot.language import detect_language
 from bot.records import blocks as rb
-from bot.records.extract import ConvTurn, coerce_turns, detect_language, extract, find_organization
+from bot.records.extract import ConvTurn, coerce_turns, extract, find_organization
 from bot.records.fields import ProposalFields, can_change_status
 from bot.records.prescreen import prescreen
 from bot.records.service import RecordView, doc_titles

@@ -23,13 +23,13 @@ import numpy as np
 from bot.answer import Answer
 from bot.city import CityProfile, load_city
 from bot.engine import messages
-from bot.engine.safety import is_refusal
 from bot.engine.compose import compose, missing_type_text
 from bot.engine.decide import Calibration, load_calibration
 from bot.engine.evidence import MAX_QUOTES, Candidate, EvidenceScorer, Signals, Weights
 from bot.engine.glossary import AnswerType, Glossary, load_glossary
 from bot.engine.question import Question, parse
 from bot.engine.retrieve import Hit, RetrievalParams, Retriever, make_filter
+from bot.engine.safety import is_refusal
 from ingest.config import Settings
 from ingest.index import KnowledgeIndex, StoredChunk
 from ingest.lexical import content_nouns

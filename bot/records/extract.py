@@ -55,18 +55,6 @@ def coerce_turns(raw: Iterable) -> list[ConvTurn]:
     return [t for t in out if t.text.strip()]
 
 
-# --- language ---------------------------------------------------------------------------------------
-
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
-_LATIN = re.compile(r"[A-Za-z]")
-
-
-def detect_language(texts: Iterable[str]) -> str:
-    """``en`` when the business wrote Latin script and no Japanese at all, else ``ja``."""
-    joined = "".join(texts)
-    return "en" if _LATIN.search(joined) and not _CJK.search(joined) else "ja"
-
-
 # --- organization -----------------------------------------------------------------------------------
 
 _NAME_CHARS = r"A-Za-z0-9Ａ-Ｚａ-ｚ０-９\u30a0-\u30ff\u3400-\u9fff々ー・&＆\.\-"

@@ -16,8 +16,9 @@ from typing import Any
 
 from bot.answer import Answer
 from bot.city import CityProfile
+from bot.language import detect_language
 from bot.slack.escape import escape, safe_cut, truncate
-from bot.slack.texts import detect_language, t
+from bot.slack.texts import t
 
 __all__ = ["escape", "truncate"]  # re-exported: bot.slack.escape is where they live
 

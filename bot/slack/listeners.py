@@ -24,12 +24,13 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bot import events
 from bot.answer import Answer
+from bot.language import detect_language
 from bot.slack import blocks as bk
 from bot.slack.context import SlackContext
 from bot.slack.history import context_turns, get_turn, new_ref, record_turn, thread_turns
 from bot.slack.logs import error_code, kv, retry_handlers
 from bot.slack.models import Feedback, Handoff
-from bot.slack.texts import detect_language, t
+from bot.slack.texts import t
 
 log = logging.getLogger("bot.slack.listeners")
 

@@ -6,11 +6,6 @@ Keeping the strings here keeps listeners and block rendering free of wording.
 
 from __future__ import annotations
 
-import re
-
-_JA_CHARS = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f]")
-_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
-
 TEXTS: dict[str, dict[str, str]] = {
     "ja": {
         "status_working": "資料を確認しています…",
@@ -94,13 +89,3 @@ def t(lang: str, key: str, **fmt: str) -> str:
     text = table[key]
     return text.format(**fmt) if fmt else text
 
-
-def detect_language(text: str) -> str:
-    """``"en"`` for text written in English, ``"ja"`` otherwise (the default).
-
-    Any kana or kanji makes it Japanese; otherwise two Latin words make it English.  A question
-    with neither (a number, an emoji) is answered in Japanese, the desk's language.
-    """
-    if _JA_CHARS.search(text or ""):
-        return "ja"
-    return "en" if len(_LATIN_WORD.findall(text or "")) >= 2 else "ja"
