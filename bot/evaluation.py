@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.engine.engine import Engine
+from bot.engine.engine import Engine, Turn
 from bot.engine.retrieve import RetrievalParams
 from ingest.normalize import compact
 
@@ -65,14 +65,21 @@ def missing_groups(answer_text: str, must: list[list[str]]) -> list[list[str]]:
 
 
 def evaluate_item(engine: Engine, item: dict, k: int = 5, params: RetrievalParams | None = None) -> ItemResult:
-    answer = engine.answer(item["q"], item_id=item.get("id"))
-    hits = engine.retrieve(item["q"], k, params=params)
+    """One item: a question (``q``), or a conversation (``turns``) scored on its last turn."""
+    turns = item.get("turns") or [item["q"]]
+    history: list[Turn] = []
+    for earlier in turns[:-1]:
+        previous = engine.answer(earlier, history)
+        history.append(Turn(question=earlier, answer=previous.text, category=previous.category))
+    question = turns[-1]
+    answer = engine.answer(question, history, item_id=item.get("id"))
+    hits = engine.retrieve(question, k, params=params, history=history)
     rank = evidence_rank([h.chunk.text for h in hits], item.get("evidence") or []) if item["answerable"] else None
     missing = missing_groups(answer.text, item.get("answer_must") or []) if item["answerable"] else []
     return ItemResult(id=item["id"], category=item.get("category", ""), predicted_category=answer.category,
                       answerable=bool(item["answerable"]), abstained=answer.abstained, hit_rank=rank,
                       facts_ok=(not missing and not answer.abstained) if item["answerable"] else None,
-                      missing=missing, latency_ms=answer.latency_ms, question=item["q"])
+                      missing=missing, latency_ms=answer.latency_ms, question=" → ".join(turns))
 
 
 def _pct(values: list[float], q: float) -> float:

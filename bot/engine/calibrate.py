@@ -20,7 +20,7 @@ from itertools import product
 import numpy as np
 
 from bot.engine.decide import Calibration, Model, assign_folds, fit, save_calibration
-from bot.engine.engine import Engine
+from bot.engine.engine import Engine, Turn
 from bot.engine.evidence import Weights
 from bot.engine.safety import is_refusal
 
@@ -50,11 +50,12 @@ def collect(engine: Engine, items: list[dict], weights: Weights | None = None) -
 
     out = []
     for item in items:
-        q = engine.read(item["q"])
-        if not q.text or is_refusal(q.text):
+        turns = item.get("turns") or [item["q"]]
+        history = [Turn(question=t) for t in turns[:-1]]
+        if not turns[-1].strip() or is_refusal(turns[-1]):
             out.append(Example(item["id"], bool(item["answerable"]), False, ()))
             continue
-        evidence = engine.gather(q, weights=weights)
+        q, evidence = engine.understand(turns[-1], history, weights=weights)
         by_rule = bool(evidence.chosen) and not evidence.missing_types and evidence.contact is None
         facts = False
         if item["answerable"] and evidence.chosen and not evidence.missing_types:

@@ -27,7 +27,7 @@ from bot.engine.compose import compose, missing_type_text
 from bot.engine.decide import Calibration, load_calibration
 from bot.engine.evidence import MAX_QUOTES, Candidate, EvidenceScorer, Signals, Weights
 from bot.engine.glossary import AnswerType, Glossary, load_glossary
-from bot.engine.question import Question, parse
+from bot.engine.question import Question, may_be_follow_up, parse
 from bot.engine.retrieve import Hit, RetrievalParams, Retriever, make_filter
 from bot.engine.safety import is_refusal
 from ingest.config import Settings
@@ -123,8 +123,28 @@ class Engine:
         return None
 
     # --- stages ----------------------------------------------------------------------------------
-    def read(self, question: str, history: list[Turn] | None = None) -> Question:
-        return parse(question, self.glossary, [t.question for t in history or []], self.city.desk.name)
+    def read(self, question: str, history: list[Turn] | None = None, follow_up: bool | None = None) -> Question:
+        return parse(question, self.glossary, [t.question for t in history or []], self.city.desk.name,
+                     follow_up)
+
+    def understand(self, question: str, history: list[Turn] | None = None, *, weights: Weights | None = None,
+                   keep: Callable[[StoredChunk], bool] | None = None, item_id: str | None = None
+                   ) -> tuple[Question, Evidence]:
+        """Read the question and gather its evidence, in the thread's context when that is better.
+
+        A short turn in a thread that does not say it follows up ("作品はどこで展示されましたか？")
+        is read both ways; the reading whose evidence the calibrated rule trusts more wins.
+        """
+        q = self.read(question, history)
+        evidence = self.gather(q, weights=weights, keep=keep)
+        if history and not q.is_follow_up and q.text and may_be_follow_up(q.text):
+            q2 = self.read(question, history, follow_up=True)
+            evidence2 = self.gather(q2, weights=weights, keep=keep)
+            model = self.calibration.model_for(item_id)
+            if evidence2.chosen and (not evidence.chosen
+                                     or model.probability(evidence2.signals) > model.probability(evidence.signals)):
+                return q2, evidence2
+        return q, evidence
 
     def gather(self, q: Question, *, weights: Weights | None = None,
                keep: Callable[[StoredChunk], bool] | None = None) -> Evidence:
@@ -225,11 +245,11 @@ class Engine:
                  history: list[Turn] | None = None, doc_types: set[str] | None = None,
                  doc_ids: set[str] | None = None) -> list[Hit]:
         """Top-k passages for a question: the passages of its best sentence units, in order."""
-        q = self.read(question, history)
         if params is not None and params != self.retriever.params:
+            q = self.read(question, history)
             return self.retriever.retrieve(q.whole, k, lexical_query=f"{q.whole} {q.expansion}", params=params,
                                            keep=make_filter(doc_types, doc_ids))
-        evidence = self.gather(q, keep=make_filter(doc_types, doc_ids))
+        _q, evidence = self.understand(question, history, keep=make_filter(doc_types, doc_ids))
         hits, seen = [], set()
         for c in evidence.chosen + evidence.candidates:
             if c.chunk.id not in seen:
@@ -260,7 +280,8 @@ class Engine:
                           latency_ms=(time.perf_counter() - start) * 1000)
         if is_refusal(q.text):
             return self._decline(q, True, start)
-        evidence = self.gather(q, weights=self.calibration.weights_for(item_id), keep=make_filter(doc_types, doc_ids))
+        q, evidence = self.understand(question, history, weights=self.calibration.weights_for(item_id),
+                                      keep=make_filter(doc_types, doc_ids), item_id=item_id)
         if not evidence.chosen:
             return self._decline(q, False, start)
         if evidence.missing_types:

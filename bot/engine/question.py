@@ -21,6 +21,8 @@ _SENTENCE_END = re.compile(r"(?<=[。！？!?\n])|(?<=[.]) (?=[A-Z])")
 MAX_ASK_PARTS = 3
 # A follow-up this short (in characters) is read with the previous turn even without a marker.
 SHORT_FOLLOW_UP = 12
+# Longer than this (in characters), a turn stands on its own whatever words it starts with.
+FOLLOW_UP_MAX = 40
 
 
 @dataclass(frozen=True)
@@ -66,21 +68,33 @@ def ask_parts(normalized: str, glossary: Glossary) -> tuple[str, ...]:
     return tuple(asks[-MAX_ASK_PARTS:])
 
 
+def may_be_follow_up(text: str) -> bool:
+    """Short enough to lean on the previous turn without saying so ("作品はどこで展示されましたか？")."""
+    return len(re.sub(r"\s+", "", text)) <= FOLLOW_UP_MAX
+
+
 def looks_like_follow_up(text: str, glossary: Glossary) -> bool:
-    """A turn that leans on the previous one: a marker ("それは…", "…の場合は？") or very short."""
+    """A short turn that leans on the previous one: a marker ("それは…", "…の場合は？") or very short."""
     flat = re.sub(r"\s+", "", text)
-    return bool(glossary.follow_up.search(text.strip())) or len(flat) <= SHORT_FOLLOW_UP
+    if len(flat) > FOLLOW_UP_MAX:
+        return False
+    return bool(glossary.follow_up.search(text.strip().casefold())) or len(flat) <= SHORT_FOLLOW_UP
 
 
-def parse(text: str, glossary: Glossary, previous: Sequence[str] = (), desk_name: str = "") -> Question:
-    """Read a question once for every later stage; ``previous`` are the thread's earlier questions."""
+def parse(text: str, glossary: Glossary, previous: Sequence[str] = (), desk_name: str = "",
+          follow_up: bool | None = None) -> Question:
+    """Read a question once for every later stage; ``previous`` are the thread's earlier questions.
+
+    ``follow_up`` forces reading it with (True) or without (False) the previous turn; by default
+    the follow-up marks decide.
+    """
     raw = (text or "").strip()
     normalized = normalize(raw)
     language = detect_language(raw)
     parts = ask_parts(normalized, glossary)
     own_ask = " ".join(parts)
     context = ""
-    if previous and looks_like_follow_up(own_ask, glossary):
+    if previous and (looks_like_follow_up(own_ask, glossary) if follow_up is None else follow_up):
         prev = previous[-1]
         prev_norm = normalize(prev)
         context = " ".join(ask_parts(prev_norm, glossary))
