@@ -216,7 +216,9 @@ class Engine:
             return "precedent"
         if not self._category_names:
             return "scheme"
-        sims = self._category_matrix @ self._embed([q.ask])[0]
+        # What the answer is about says more than how the question is worded.
+        lead = self.index.unit_matrix[evidence.chosen[0].unit.row] if evidence.chosen else 0.0
+        sims = self._category_matrix @ (self._embed([q.ask])[0] + lead)
         return self._category_names[int(np.argmax(sims))]
 
     # --- answers ---------------------------------------------------------------------------------

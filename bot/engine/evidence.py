@@ -24,6 +24,23 @@ MAX_QUOTES = 3
 MIN_LEAD_CHARS = 8
 
 
+_PREDICATE = {"動詞", "助動詞", "形容詞"}
+
+
+def _leadable(text: str) -> bool:
+    """A unit that states something: a predicate, a list or table row, or a long line.
+
+    A bare name line ("CO+CREATION KOBE(神戸市)") is a label: it may support, never lead.
+    """
+    if len(text) < MIN_LEAD_CHARS:
+        return False
+    if "、" in text or "：" in text or len(text) >= 30:
+        return True
+    from ingest.lexical import _tokenizer
+
+    return any(m.part_of_speech()[0] in _PREDICATE for m in _tokenizer().tokenize(text))
+
+
 @dataclass(frozen=True)
 class Weights:
     """How the signals add up to a unit's score (fitted by ``ppp-desk calibrate``)."""
@@ -88,7 +105,7 @@ class EvidenceScorer:
         self.postings = {t: np.array(rows, dtype=np.int64) for t, rows in postings.items()}
         self.unit_flat = [compact(f"{u.heading}{u.text}") for u in units]
         # A unit this short is a label ("(連携事業)"), not a finding: it may support, never lead.
-        self.leadable = np.array([len(u.text) >= MIN_LEAD_CHARS for u in units], dtype=bool)
+        self.leadable = np.array([_leadable(u.text) for u in units], dtype=bool)
 
     def weight(self, token: str) -> float:
         return self.idf.get(token, self.max_idf)
