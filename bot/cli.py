@@ -10,12 +10,28 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ingest.config import Settings, get_settings
 
+if TYPE_CHECKING:
+    from ingest.pipeline import IngestReport
+
+
+def _print_ingest_report(report: IngestReport, interrupted: bool = False) -> None:
+    """Every bad file with its reason (stderr), skipped hidden entries, then the one-line summary."""
+    for path, reason in report.errors:
+        print(f"  ✗ {path}: {reason}", file=sys.stderr)
+    for path, reason in report.skipped:
+        print(f"  - {path}: {reason}", file=sys.stderr)
+    if interrupted:
+        print(f"ingest: interrupted; so far {report.summary()}")
+    else:
+        print(f"ingest: {report.summary()}")
+
 
 def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from ingest.pipeline import ingest
+    from ingest.pipeline import IngestInterrupted, ingest
     from ingest.store import EmbeddingModelMismatch
 
     source = Path(args.path) if args.path else settings.knowledge_dir
@@ -27,9 +43,11 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     except EmbeddingModelMismatch as exc:
         print(f"ppp-desk ingest: {exc}", file=sys.stderr)
         return 2
-    for path, reason in report.errors:
-        print(f"  ✗ {path}: {reason}", file=sys.stderr)
-    print(f"ingest: {report.summary()}")
+    except IngestInterrupted as stop:
+        # Ctrl-C: the bad files found so far are still worth knowing; 130 = 128 + SIGINT.
+        _print_ingest_report(stop.report, interrupted=True)
+        return 130
+    _print_ingest_report(report)
     return 0 if report.ok else 1
 
 

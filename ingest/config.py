@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     chroma_host: str | None = Field(default=None, alias="CHROMA_HOST")
     chroma_port: int = Field(default=8000, alias="CHROMA_PORT")
     chunk_chars: int = Field(default=360, alias="PPP_CHUNK_CHARS")
+    # Limits per document: a file over any of them is named with the limit and skipped, alone and
+    # before it is embedded, so one mistaken 20 MB export or a hostile file cannot stall a run.
+    # The bundled corpus is far inside them (largest document: a few dozen chunks).
+    max_file_mb: float = Field(default=50.0, gt=0, alias="PPP_MAX_FILE_MB")
+    max_pages: int = Field(default=500, gt=0, alias="PPP_MAX_PAGES")
+    max_chunks: int = Field(default=2000, gt=0, alias="PPP_MAX_CHUNKS")
     # Staff-only knowledge (intake records): its own collection under ``internal_dir``, which the
     # public store refuses to open (``ingest.store.WallViolation``).
     internal_collection: str = Field(default="ppp_internal", alias="PPP_INTERNAL_COLLECTION")

@@ -7,6 +7,8 @@ Bad input raises :class:`LoadError` with a one-line reason a person can act on.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -19,10 +21,44 @@ SUPPORTED = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".pdf":
 # Files that live in knowledge/ but are configuration, not documents.
 IGNORED_SUFFIXES = {".yaml", ".yml", ".py", ".json"}
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
+# Document ids of files outside the knowledge dir live under this prefix (see ``doc_id_for``).
+EXTERNAL_PREFIX = "ext/"
+# Longest run of text without a line break or sentence end that reaches the chunker.  The chunker
+# never cuts inside a sentence, so such a run becomes one chunk, and Sudachi refuses any text over
+# 49,149 bytes; e5 would silently drop everything after its 512th token anyway.  1,000 characters
+# (at most 3-4 KB) is far beyond any real sentence (the bundled corpus's longest is 224).
+MAX_RUN_CHARS = 1000
+_LONG_RUN = re.compile(rf"[^\n。！？!?]{{{MAX_RUN_CHARS + 1},}}")
+# Where an over-long run may be broken: after a comma, closing bracket or space.
+_SOFT_BREAK = re.compile(r"[、，,;；:：）)」』】\]\s]")
 
 
 class LoadError(Exception):
     """A file that cannot be ingested; the message says why in one line."""
+
+
+@dataclass(frozen=True)
+class LoadLimits:
+    """Bounds on one document, so that a hostile or mistaken file fails alone and fast.
+
+    The values come from :class:`ingest.config.Settings` (the pipeline builds this); ``None`` means
+    unbounded, for library callers that load one file they trust.
+    """
+
+    max_file_bytes: int | None = None
+    max_pages: int | None = None
+
+
+NO_LIMITS = LoadLimits()
+
+
+def check_size(path: Path, limits: LoadLimits) -> int:
+    """The file's size, or :class:`LoadError` when it exceeds the limit (checked before reading it)."""
+    size = path.stat().st_size
+    if limits.max_file_bytes is not None and size > limits.max_file_bytes:
+        raise LoadError(f"file too large ({size / 1e6:.1f} MB > {limits.max_file_bytes / 1e6:g} MB, "
+                        f"PPP_MAX_FILE_MB); split it or raise the limit")
+    return size
 
 
 @dataclass
@@ -34,14 +70,26 @@ class LoadedDocument:
     metadata: dict = field(default_factory=dict)
 
 
+def located(path: Path) -> Path:
+    """Absolute path with its directories resolved but not the file: a symlinked document keeps its name."""
+    return path.parent.resolve() / path.name
+
+
 def doc_id_for(path: Path, root: Path) -> str:
-    """Stable document id: the path under the knowledge root, without its suffix."""
+    """Stable document id: the path under the knowledge root, without its suffix.
+
+    A file outside the root gets ``ext/<folder>-<hash of the folder's absolute path>/<name>``: the
+    bare name would let ``/tmp/a/good.md`` and ``/tmp/b/good.md`` (or a knowledge document of the
+    same name) replace each other.  The id depends only on where the file is, not on which folder
+    was passed to ``ingest``, so ``ingest /tmp/a`` and ``ingest /tmp/a/good.md`` agree.
+    """
+    here = located(path)
     try:
-        # Resolve the directories but not the file: a symlinked document keeps its own name.
-        rel = (path.parent.resolve() / path.name).relative_to(root.resolve())
+        return here.relative_to(root.resolve()).with_suffix("").as_posix()
     except ValueError:
-        rel = Path(path.name)
-    return rel.with_suffix("").as_posix()
+        folder = here.parent
+        digest = hashlib.sha256(str(folder).encode("utf-8", "surrogateescape")).hexdigest()[:10]
+        return f"{EXTERNAL_PREFIX}{folder.name or 'root'}-{digest}/{Path(path.name).with_suffix('').as_posix()}"
 
 
 def _clean_meta(meta: dict) -> dict:
@@ -60,24 +108,80 @@ def _clean_meta(meta: dict) -> dict:
     return out
 
 
+class _FrontMatterLoader(yaml.SafeLoader):
+    """Safe YAML without aliases.
+
+    Aliases (``*name``, also behind ``<<:`` merge keys) let a few hundred bytes expand into
+    gigabytes once the values are flattened to text (the "billion laughs"); front matter is a few
+    plain ``key: value`` lines and never needs them.
+    """
+
+    def compose_node(self, parent, index):  # noqa: ANN001, ANN201 - PyYAML's signature
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # line + 2: the front matter starts on the file's second line
+            raise LoadError(f"front matter uses a YAML alias (*{event.anchor}, line {event.start_mark.line + 2}); "
+                            f"aliases are not allowed, write the value out")
+        return super().compose_node(parent, index)
+
+
 def split_front_matter(text: str) -> tuple[dict, str]:
     match = _FRONT_MATTER.match(text)
     if not match:
         return {}, text
+    loader = _FrontMatterLoader(match.group(1))
     try:
-        meta = yaml.safe_load(match.group(1)) or {}
+        meta = loader.get_single_data() or {}
     except yaml.YAMLError as exc:
         raise LoadError(f"front matter is not valid YAML ({exc.__class__.__name__})") from exc
+    finally:
+        loader.dispose()
     if not isinstance(meta, dict):
         raise LoadError("front matter is not a key: value mapping")
     return _clean_meta(meta), text[match.end():]
 
 
-def _read_text(path: Path) -> str:
+# Encodings older Japanese municipal files are saved in, tried when strict UTF-8 fails.
+JAPANESE_ENCODINGS = ("cp932", "euc_jp")
+_HIRAGANA = re.compile(r"[\u3041-\u309f]")
+_HALFWIDTH_KANA = re.compile(r"[\uff61-\uff9f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+def _plausible_japanese(text: str) -> bool:
+    """Whether a legacy decode looks like Japanese prose rather than mojibake.
+
+    CP932 and EUC-JP overlap: EUC-JP bytes decode as CP932 without error, but as half-width
+    katakana and rare kanji and never as hiragana, which real prose is full of.
+    """
+    if _CONTROL.search(text):
+        return False
+    hiragana = len(_HIRAGANA.findall(text))
+    return hiragana > 0 and hiragana >= len(_HALFWIDTH_KANA.findall(text))
+
+
+def decode_text(raw: bytes) -> str:
+    """UTF-8 (a BOM is dropped), else CP932/Shift_JIS or EUC-JP when that decodes cleanly."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise LoadError(f"not valid UTF-16 text (byte {exc.start})") from exc
     try:
-        return path.read_text(encoding="utf-8")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise LoadError(f"not UTF-8 text (byte {exc.start})") from exc
+        first_bad = exc.start
+    for encoding in JAPANESE_ENCODINGS:
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if _plausible_japanese(text):
+            return text
+    raise LoadError(f"not UTF-8 text (byte {first_bad}), nor Shift_JIS/CP932 or EUC-JP; save it as UTF-8")
+
+
+def _read_text(path: Path) -> str:
+    return decode_text(path.read_bytes())
 
 
 def load_markdown(path: Path) -> tuple[str, dict]:
@@ -100,7 +204,7 @@ def _pdf_keywords(raw: str | None) -> dict:
     return meta
 
 
-def load_pdf(path: Path) -> tuple[str, dict]:
+def load_pdf(path: Path, limits: LoadLimits = NO_LIMITS) -> tuple[str, dict]:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
@@ -113,6 +217,10 @@ def load_pdf(path: Path) -> tuple[str, dict]:
                 raise LoadError("encrypted PDF (password required)") from exc
             if not ok:
                 raise LoadError("encrypted PDF (password required)")
+        count = len(reader.pages)
+        if limits.max_pages is not None and count > limits.max_pages:
+            raise LoadError(f"too many pages ({count} > {limits.max_pages}, PPP_MAX_PAGES); "
+                            f"split the PDF or raise the limit")
         pages = [page.extract_text() or "" for page in reader.pages]
         info = reader.metadata or {}
     except LoadError:
@@ -204,35 +312,127 @@ def _first_heading(text: str) -> str | None:
     return match.group(1).strip() if match else None
 
 
-def load(path: Path, root: Path) -> LoadedDocument:
+def _break_run(run: str) -> str:
+    """Break one over-long run into pieces of at most ``MAX_RUN_CHARS``, after a comma or space if any."""
+    pieces = []
+    while len(run) > MAX_RUN_CHARS:
+        window = run[MAX_RUN_CHARS // 2:MAX_RUN_CHARS]
+        soft = [m.end() for m in _SOFT_BREAK.finditer(window)]
+        cut = MAX_RUN_CHARS // 2 + soft[-1] if soft else MAX_RUN_CHARS
+        pieces.append(run[:cut])
+        run = run[cut:]
+    pieces.append(run)
+    # A blank line, not a line break: normalization joins lines broken between two CJK characters
+    # (PDF extraction breaks lines mid-sentence), which would glue the run back together.
+    return "\n\n".join(pieces)
+
+
+def break_long_runs(text: str) -> str:
+    """Break runs with no line break or sentence end longer than ``MAX_RUN_CHARS`` into paragraphs.
+
+    One unpunctuated 50 KB paragraph otherwise became a single chunk that crashed Sudachi; broken
+    up, the chunker splits it like any other text and the file ingests.
+    """
+    return _LONG_RUN.sub(lambda m: _break_run(m.group(0)), text)
+
+
+def load(path: Path, root: Path, limits: LoadLimits = NO_LIMITS) -> LoadedDocument:
     """Load one file; raises :class:`LoadError` naming the reason when it cannot be used."""
     fmt = SUPPORTED.get(path.suffix.lower())
     if fmt is None:
         raise LoadError(f"unsupported file type '{path.suffix or path.name}'")
     try:
-        if path.stat().st_size == 0:
+        if check_size(path, limits) == 0:
             raise LoadError("empty file")
-        text, meta = _LOADERS[fmt](path)
+        text, meta = load_pdf(path, limits) if fmt == "pdf" else _LOADERS[fmt](path)
     except PermissionError as exc:
         raise LoadError("cannot read file (permission denied)") from exc
     except (FileNotFoundError, IsADirectoryError) as exc:
         raise LoadError(f"cannot read file ({exc.strerror})") from exc
     if not text.strip() or not re.search(r"\w", re.sub(r"<!--.*?-->", "", text)):
         raise LoadError("no text content")
+    text = break_long_runs(text)
     meta.setdefault("title", _first_heading(text) or path.stem)
     meta.setdefault("doc_type", "document")
     return LoadedDocument(doc_id=doc_id_for(path, root), path=path, fmt=fmt, text=text, metadata=meta)
 
 
+@dataclass
+class Discovery:
+    """What a walk of an ingested folder found.
+
+    ``refused`` are entries that must not be read, each with its reason (links that leave the
+    folder or point at hidden files); ``hidden`` are dotfiles and dot-folders, skipped unread.
+    """
+
+    documents: list[Path] = field(default_factory=list)
+    config: list[Path] = field(default_factory=list)
+    refused: list[tuple[Path, str]] = field(default_factory=list)
+    hidden: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def _hidden(rel: Path) -> bool:
+    return any(part.startswith(".") for part in rel.parts)
+
+
+def _link_refusal(path: Path, root: Path) -> str | None:
+    """Why a symlink under ``root`` (resolved) must not be followed, or None when it may be."""
+    target = Path(os.path.realpath(path))
+    try:
+        rel = target.relative_to(root)
+    except ValueError:
+        return f"symbolic link leaves the ingested folder (-> {target}); not followed"
+    if _hidden(rel):
+        return f"symbolic link to a hidden file (-> {target}); not followed"
+    return None
+
+
+def scan(root: Path) -> Discovery:
+    """Walk ``root`` without leaving it: no links out of the tree, no dotfiles.
+
+    A link in a shared folder pointing at ``../.env`` once put ``SLACK_BOT_TOKEN`` into answers.
+    Symlinked folders are not entered (a link inside the tree is walked from where it really is,
+    and a loop cannot form); a file link is followed only when its target stays inside ``root``
+    and is not hidden.  Broken links are kept so that the run names them as unreadable instead of
+    silently dropping them (and letting --prune delete what the store holds for them).
+    FIFOs, sockets and devices are refused: reading one would block the run.  A single file given
+    as ``root`` is returned as is: the operator named it.
+    """
+    found = Discovery()
+    if root.is_file():
+        found.documents.append(root)
+        return found
+    real_root = root.resolve()
+
+    def walk(folder: Path) -> None:
+        with os.scandir(folder) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                path = folder / entry.name
+                if entry.name.startswith("."):
+                    kind = "folder" if entry.is_dir() else "file"
+                    found.hidden.append((path, f"hidden {kind}, skipped"))
+                    continue
+                if entry.is_symlink():
+                    reason = _link_refusal(path, real_root)
+                    if reason:
+                        found.refused.append((path, reason))
+                        continue
+                    if entry.is_dir():
+                        continue  # its files are walked where they really are, inside the tree
+                elif entry.is_dir():
+                    walk(path)
+                    continue
+                if os.path.exists(path) and not entry.is_file():
+                    # Reading a FIFO blocks the run forever; a device never ends.
+                    found.refused.append((path, "not a regular file (FIFO, socket or device); not read"))
+                    continue
+                (found.config if path.suffix.lower() in IGNORED_SUFFIXES else found.documents).append(path)
+
+    walk(root)
+    return found
+
+
 def discover(root: Path) -> tuple[list[Path], list[Path]]:
     """Walk ``root`` recursively: (candidate documents, files skipped as configuration)."""
-    if root.is_file():
-        return [root], []
-    docs, skipped = [], []
-    # Broken symlinks are kept so that the run names them as unreadable instead of silently
-    # dropping them (and letting --prune delete what the store holds for them).
-    for path in sorted(p for p in root.rglob("*") if p.is_file() or (p.is_symlink() and not p.exists())):
-        if any(part.startswith(".") for part in path.relative_to(root).parts):
-            continue
-        (skipped if path.suffix.lower() in IGNORED_SUFFIXES else docs).append(path)
-    return docs, skipped
+    found = scan(root)
+    return found.documents, found.config

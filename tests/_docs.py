@@ -137,6 +137,12 @@ def shift_jis_text(path: Path) -> Path:
     return path
 
 
+def latin1_text(path: Path) -> Path:
+    """Text in no encoding the loaders accept: Latin-1 (byte 3 is an invalid UTF-8 start)."""
+    path.write_bytes("café crème, déjà vu".encode("latin-1"))
+    return path
+
+
 def broken_symlink(path: Path) -> Path:
     """A document path that cannot be read, even by root: a link to a file that is gone."""
     path.symlink_to(path.with_name("gone-" + path.name))

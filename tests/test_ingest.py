@@ -8,13 +8,20 @@ are named while the rest of the batch goes in, and vectors of two embedding mode
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
+import pty
+import re
+import select
 import shutil
 import signal
+import struct
 import subprocess
 import sys
+import termios
+import time
 from pathlib import Path
 
 import _docs
@@ -80,14 +87,19 @@ def assert_store_consistent(settings: Settings) -> None:
     assert store.collection.count() == len(live)
 
 
-def cli(settings: Settings, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """Run the installed ``ppp-desk`` command the way a user does, with settings in the environment."""
+def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment a user's shell would give ``ppp-desk``: these settings, nothing from ours."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PPP_", "CHROMA_", "EMBEDDINGS", "LLM_", "DATABASE_URL"))}
     env.update(PPP_DATA_DIR=str(settings.data_dir), PPP_KNOWLEDGE_DIR=str(settings.knowledge_dir),
-               EMBEDDINGS=settings.embeddings)
-    return subprocess.run([str(CLI), *args], cwd=settings.data_dir.parent, env=env, capture_output=True,
-                          text=True, timeout=timeout, check=False)
+               EMBEDDINGS=settings.embeddings, **extra)
+    return env
+
+
+def cli(settings: Settings, *args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``ppp-desk`` command the way a user does, with settings in the environment."""
+    return subprocess.run([str(CLI), *args], cwd=settings.data_dir.parent, env=cli_env(settings, **env),
+                          capture_output=True, text=True, timeout=timeout, check=False)
 
 
 # --- idempotency, change, prune ------------------------------------------------------------------
@@ -291,7 +303,7 @@ def test_bad_files_are_named_the_rest_ingested_and_nothing_stored_is_lost(cfg: S
         "scan.pdf": "no text layer (image-only or scanned PDF, 2 pages); OCR it first",
         "moved.md": "cannot read file (No such file or directory)",
         "budget.xlsx": "unsupported file type '.xlsx'",
-        "old.txt": "not UTF-8 text (byte 0)",
+        "old.txt": "not UTF-8 text (byte 3), nor Shift_JIS/CP932 or EUC-JP; save it as UTF-8",
         "cases/kobe-uber-eats.txt": "duplicate document id 'cases/kobe-uber-eats' (same name, other suffix)",
     }
     _docs.encrypted_pdf(kdir / "encrypted.pdf")
@@ -300,7 +312,7 @@ def test_bad_files_are_named_the_rest_ingested_and_nothing_stored_is_lost(cfg: S
     _docs.image_only_pdf(kdir / "scan.pdf", pages=2)
     _docs.broken_symlink(kdir / "moved.md")
     (kdir / "budget.xlsx").write_bytes(b"PK\x03\x04 spreadsheet")
-    _docs.shift_jis_text(kdir / "old.txt")
+    _docs.latin1_text(kdir / "old.txt")
     shutil.copy2(kdir / "cases" / "kobe-uber-eats.md", kdir / "cases" / "kobe-uber-eats.txt")
 
     proc = cli(cfg, "ingest", "--prune", "-q")
@@ -424,4 +436,200 @@ def test_front_matter_edit_refreshes_every_chunks_citation_metadata(cfg: Setting
     assert kobe
     assert {(c.title, c.doc_type) for c in kobe} == {("神戸市の飲食店支援事例", "precedent")}
     assert ChunkStore(cfg).documents()[KOBE].title == "神戸市の飲食店支援事例"
+    assert_store_consistent(cfg)
+
+
+# --- hostile input and careless operators (issue 10) ------------------------------------------------
+
+
+def doc_with(index: KnowledgeIndex, word: str) -> str:
+    """The one document a word occurs in."""
+    (doc_id,) = found_docs(index, word)
+    return doc_id
+
+
+def test_prune_of_a_folder_outside_knowledge_removes_only_what_came_from_it(cfg: Settings, kdir: Path,
+                                                                           tmp_path: Path) -> None:
+    """``ingest /tmp/x --prune`` once pruned the whole knowledge base; ``good.md`` in two folders collided."""
+    run(cfg)
+    knowledge_docs = ChunkStore(cfg).documents()
+    a, b = tmp_path / "a", tmp_path / "b"
+    (b / "cases").mkdir(parents=True)
+    a.mkdir()
+    _docs.markdown_file(a / "good.md", "A社の提案", "A社はスマートごみ箱を提案した。")
+    _docs.markdown_file(b / "good.md", "B社の提案", "B社は除雪ロボットを提案した。")
+    shutil.copy2(kdir / "cases" / "kobe-uber-eats.md", b / "cases" / "kobe-uber-eats.md")  # a knowledge name
+
+    proc = cli(cfg, "ingest", str(a), "--prune", "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1].startswith(
+        "ingest: 1 added, 0 updated, 0 unchanged, 0 pruned, 0 failed;"), proc.stdout
+    second = run(cfg, b, prune=True)
+    assert len(second.added) == 2 and second.pruned == [] and second.ok
+
+    docs = ChunkStore(cfg).documents()
+    assert {d: docs[d] for d in knowledge_docs} == knowledge_docs  # the knowledge base is untouched
+    assert len(docs) == len(knowledge_docs) + 3
+    index = KnowledgeIndex(cfg)
+    a_good, b_good = doc_with(index, "スマートごみ箱"), doc_with(index, "除雪ロボット")
+    assert a_good != b_good
+    assert len(found_docs(index, WORD[KOBE])) == 2  # the copy did not replace the knowledge document
+
+    (a / "good.md").unlink()
+    _docs.markdown_file(a / "other.md", "A社の続報", "A社は雪下ろし支援を提案した。")
+    again = run(cfg, a, prune=True)
+    assert again.pruned == [a_good] and len(again.added) == 1
+    full = run(cfg, prune=True)  # a full knowledge run does not prune documents from elsewhere
+    assert full.pruned == [] and sorted(full.unchanged) == sorted(knowledge_docs)
+    index = KnowledgeIndex(cfg)
+    assert found_docs(index, "スマートごみ箱") == set()
+    assert found_docs(index, "除雪ロボット") == {b_good}
+    assert len(found_docs(index, "雪下ろし")) == 1
+    assert_store_consistent(cfg)
+
+
+def test_an_unpunctuated_wall_of_text_ingests_and_a_tokenizer_failure_fails_alone(cfg: Settings,
+                                                                                 kdir: Path) -> None:
+    """A 50 KB paragraph without 。 or a line break crashed the whole run with SudachiError."""
+    wall = kdir / "wall.md"
+    wall.write_text("# 相談記録の書き出し\n\n" + "青森市公民連携デスクの相談記録" * 1150 + "\n", "utf-8")
+    assert wall.stat().st_size > 49_149
+    # A title longer than Sudachi takes reaches the tokenizer as is: that file alone must fail.
+    title = kdir / "long-title.md"
+    title.write_text(f"---\ntitle: {'長' * 17000}\n---\n\n本文です。\n", "utf-8")
+
+    report = run(cfg)
+
+    assert sorted(report.added) == sorted([OVERVIEW, FUKUOKA, KOBE, SENDAI, "wall"])
+    ((path, reason),) = report.errors
+    assert path == str(title)
+    assert reason.startswith("unexpected error (SudachiError: ") and "too long" in reason and "\n" not in reason
+    index = KnowledgeIndex(cfg)
+    wall_chunks = [c for c in index.chunks.values() if c.doc_id == "wall"]
+    assert len(wall_chunks) >= 17 and max(len(c.text) for c in wall_chunks) <= 1000
+    assert "wall" in found_docs(index, "相談記録")
+    assert found_docs(index, WORD[KOBE]) == {KOBE}
+    assert_store_consistent(cfg)
+
+
+def test_links_out_of_the_folder_and_dotfiles_are_not_ingested(cfg: Settings, kdir: Path, tmp_path: Path) -> None:
+    """A link to ``../.env`` made ``ask`` quote SLACK_BOT_TOKEN."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / ".env").write_text("SLACK_BOT_TOKEN=xoxb-111-222-secret\n", "utf-8")
+    (project / "notes.md").write_text("# 社内メモ\n\nトークン xoxb-111-222-secret を共有する。\n", "utf-8")
+    (kdir / "env.md").symlink_to(project / ".env")
+    (kdir / "cases" / "notes.md").symlink_to(project / "notes.md")
+    (kdir / ".secret.md").write_text("# 下書き\n\n非公開の下書き xoxb-333。\n", "utf-8")
+    (kdir / ".drafts").mkdir()
+    (kdir / ".drafts" / "draft.md").write_text("# 下書き\n\n未公開 xoxb-444。\n", "utf-8")
+    # An earlier run, given the link itself, stored what it pointed at; --prune must take it away.
+    assert run(cfg, kdir / "cases" / "notes.md").added == ["cases/notes"]
+
+    proc = cli(cfg, "ingest", "--prune", "-q")
+
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.splitlines()
+    for link, target in ((kdir / "env.md", project / ".env"), (kdir / "cases" / "notes.md", project / "notes.md")):
+        assert (f"  ✗ {link}: symbolic link leaves the ingested folder (-> {os.path.realpath(target)}); "
+                f"not followed") in lines, proc.stderr
+    assert f"  - {kdir / '.secret.md'}: hidden file, skipped" in lines
+    assert f"  - {kdir / '.drafts'}: hidden folder, skipped" in lines
+    assert proc.stdout.strip().splitlines()[-1].startswith(
+        "ingest: 4 added, 0 updated, 0 unchanged, 1 pruned, 2 failed, 2 skipped;"), proc.stdout
+    store = ChunkStore(cfg)
+    assert set(store.documents()) == {OVERVIEW, FUKUOKA, KOBE, SENDAI}
+    assert not [text for _id, text, _meta in store.read_chunks() if "xoxb" in text]
+    assert_store_consistent(cfg)
+
+
+SMALL_BOMB = "---\na: &a [x, x, x, x]\n" + "".join(
+    f"{n}: &{n} [{', '.join(['*' + p] * 4)}]\n" for p, n in zip("abcd", "bcde", strict=True)) + "---\n本文。\n"
+
+
+def test_limits_and_an_alias_bomb_each_fail_alone_with_their_reason(cfg: Settings, kdir: Path) -> None:
+    """File size, pages and chunks per document are bounded (PPP_MAX_*), and YAML aliases refused."""
+    (kdir / "export.md").write_text("# 書き出し\n\n" + "大量の書き出し。" * 3000, "utf-8")  # 72 KB
+    _docs.text_pdf(kdir / "thick.pdf", [[f"{n}ページ目の本文。"] for n in range(1, 5)])
+    (kdir / "many.md").write_text("# 多い\n\n" + "\n\n".join(
+        f"第{n}項。" + "公民連携デスクは民間提案を受け付ける。" * 15 for n in range(40)), "utf-8")
+    (kdir / "bomb.md").write_text(SMALL_BOMB, "utf-8")
+
+    proc = cli(cfg, "ingest", "-q", PPP_MAX_FILE_MB="0.05", PPP_MAX_PAGES="3", PPP_MAX_CHUNKS="30")
+
+    assert proc.returncode == 1, proc.stderr
+    failures = {line.split(": ", 1)[0].removeprefix("  ✗ "): line.split(": ", 1)[1]
+                for line in proc.stderr.splitlines() if line.startswith("  ✗ ")}
+    assert set(failures) == {str(kdir / n) for n in ("export.md", "thick.pdf", "many.md", "bomb.md")}
+    assert failures[str(kdir / "export.md")].startswith("file too large (0.1 MB > 0.05 MB, PPP_MAX_FILE_MB)")
+    assert failures[str(kdir / "thick.pdf")].startswith("too many pages (4 > 3, PPP_MAX_PAGES)")
+    assert re.match(r"too many chunks \(4\d > 30, PPP_MAX_CHUNKS\)", failures[str(kdir / "many.md")])
+    assert failures[str(kdir / "bomb.md")].startswith("front matter uses a YAML alias (*a, line 3)")
+    assert set(ChunkStore(cfg).documents()) == {OVERVIEW, FUKUOKA, KOBE, SENDAI}
+    assert_store_consistent(cfg)
+
+
+def test_shift_jis_and_euc_jp_files_are_ingested_and_found(cfg: Settings, tmp_path: Path) -> None:
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    (legacy / "sjis.txt").write_bytes("旧庁舎の跡地活用について民間提案を募集する。".encode("cp932"))
+    (legacy / "euc.md").write_bytes("# 古い案内\n\n除雪協定の締結手続きを案内する。\n".encode("euc_jp"))
+
+    report = run(cfg, legacy)
+
+    assert report.ok and len(report.added) == 2, report.errors
+    index = KnowledgeIndex(cfg)
+    assert len(found_docs(index, "跡地活用")) == 1 and len(found_docs(index, "除雪協定")) == 1
+
+
+def read_pty(master: int, proc: subprocess.Popen, until: bytes | None, timeout: float) -> bytes:
+    """What the process wrote to its terminal, until ``until`` appears (or, with None, until it exits)."""
+    seen, deadline = b"", time.monotonic() + timeout
+    while (until is None or until not in seen) and time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if ready:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the process exited and closed the terminal
+                data = b""
+            if not data:
+                break
+            seen += data
+        elif proc.poll() is not None and until is None:
+            break
+    return seen
+
+
+def test_progress_moves_per_chunk_batch_and_ctrl_c_still_names_the_bad_files(cfg: Settings, kdir: Path) -> None:
+    """A large file froze the bar; after Ctrl-C the reasons for the bad files were never printed."""
+    _docs.latin1_text(kdir / "aaa-legacy.txt")  # found first: the files are taken in order
+    (kdir / "zz-large.md").write_text("# 大きな資料\n\n" + "\n\n".join(
+        f"第{n}項。" + "公民連携デスクは民間提案を受け付ける。" * 15 for n in range(600)), "utf-8")
+    master, terminal = pty.openpty()  # the progress bar is drawn only on a terminal, as for a user
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # one 120 columns wide
+    proc = subprocess.Popen([str(CLI), "ingest"], cwd=cfg.data_dir.parent, env=cli_env(cfg),
+                            stdout=subprocess.PIPE, stderr=terminal)
+    os.close(terminal)
+    try:
+        shown = read_pty(master, proc, b"chunks embedded", timeout=240)
+        assert re.search(rb"128/6\d\d chunks embedded", shown), shown[-2000:]  # moving inside one file
+        assert proc.poll() is None, "the run ended before it could be interrupted"
+        proc.send_signal(signal.SIGINT)
+        shown += read_pty(master, proc, None, timeout=120)
+        stdout = proc.communicate(timeout=60)[0].decode()
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+
+    assert proc.returncode == 130
+    terminal_text = shown.decode(errors="replace").replace("\r\n", "\n")
+    assert (f"  ✗ {kdir / 'aaa-legacy.txt'}: not UTF-8 text (byte 3), nor Shift_JIS/CP932 or EUC-JP; "
+            f"save it as UTF-8") in re.split(r"[\r\n]", terminal_text), terminal_text[-2000:]
+    assert stdout.strip().splitlines()[-1].startswith("ingest: interrupted; so far 0 added,"), stdout
+    assert "1 failed" in stdout
+
+    (kdir / "zz-large.md").unlink()
+    rerun = run(cfg)  # what the interrupted run left half-written is swept
+    assert rerun.stray_swept > 0 and sorted(rerun.added) == sorted([OVERVIEW, FUKUOKA, KOBE, SENDAI])
     assert_store_consistent(cfg)

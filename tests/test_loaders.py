@@ -14,7 +14,8 @@ import pytest
 
 from ingest.chunking import chunk_document
 from ingest.config import PROJECT_ROOT
-from ingest.loaders import LoadError, discover, doc_id_for, load
+from ingest.lexical import tokenize
+from ingest.loaders import MAX_RUN_CHARS, LoadError, LoadLimits, discover, doc_id_for, load, scan
 
 KNOWLEDGE = PROJECT_ROOT / "knowledge"
 OVERVIEW = KNOWLEDGE / "aomori" / "overview.pdf"
@@ -69,6 +70,28 @@ def test_invalid_front_matter_is_named(tmp_path: Path) -> None:
         load(path, tmp_path)
 
 
+BOMB = "---\na: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{n}: &{n} [{', '.join(['*' + p] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+) + "title: boom\n---\n本文。\n"
+
+
+def test_front_matter_alias_bomb_is_refused_at_once(tmp_path: Path) -> None:
+    """359 bytes that expand to 9^9 values once flattened took 48 s and 2.5 GB; aliases are refused."""
+    import time
+
+    path = tmp_path / "bomb.md"
+    path.write_text(BOMB, "utf-8")
+    assert len(path.read_bytes()) < 512
+    started = time.perf_counter()
+    with pytest.raises(LoadError, match=r"^front matter uses a YAML alias \(\*a, line 3\); aliases are not allowed"):
+        load(path, tmp_path)
+    assert time.perf_counter() - started < 1.0
+    merge = tmp_path / "merge.md"
+    merge.write_text("---\nbase: &b {doc_type: guide}\nother:\n  <<: *b\n---\n本文。\n", "utf-8")
+    with pytest.raises(LoadError, match="YAML alias"):
+        load(merge, tmp_path)
+
+
 def test_front_matter_that_is_not_a_mapping_is_named(tmp_path: Path) -> None:
     path = tmp_path / "list.md"
     path.write_text("---\n- a\n- b\n---\n本文。\n", "utf-8")
@@ -82,6 +105,39 @@ def test_bundled_markdown_loads_with_its_metadata() -> None:
     assert doc.metadata["title"] == "青森市公民連携デスクガイドライン"
     assert doc.metadata["doc_type"] == "guideline"
     assert "<!-- page: 1 -->" in doc.text
+
+
+def test_one_long_unpunctuated_paragraph_is_split_so_the_tokenizer_takes_it(tmp_path: Path) -> None:
+    """Over 49,149 bytes with no 。 or line break made one chunk that Sudachi refused."""
+    path = tmp_path / "wall.md"
+    soft = "青森市公民連携デスクへの相談記録、" * 2000  # commas only
+    hard = "公民連携" * 5000  # no break point at all
+    path.write_text(f"# 記録\n\n{soft}\n\n{hard}\n", "utf-8")
+    assert len(soft.encode()) > 49_149 and len(hard.encode()) > 49_149
+    chunks = chunk_document(load(path, tmp_path))
+    assert max(len(c.text) for c in chunks) <= MAX_RUN_CHARS
+    assert "".join(c.text.replace("\n", "") for c in chunks) == soft + hard  # nothing lost
+    assert all(c.text.endswith("、") for c in chunks if c.text.startswith("青森市"))  # cut after commas
+    for chunk in chunks:
+        assert tokenize(chunk.context_text())
+
+
+# --- limits ----------------------------------------------------------------------------------------
+
+
+def test_file_over_the_size_limit_is_named_before_it_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "export.md"
+    path.write_text("# 大きな書き出し\n\n" + "本文。" * 1000, "utf-8")
+    with pytest.raises(LoadError, match=r"^file too large \(0\.0 MB > 0\.001 MB, PPP_MAX_FILE_MB\)"):
+        load(path, tmp_path, LoadLimits(max_file_bytes=1000))
+    assert load(path, tmp_path, LoadLimits(max_file_bytes=100_000)).text
+
+
+def test_pdf_over_the_page_limit_is_named(tmp_path: Path) -> None:
+    path = _docs.text_pdf(tmp_path / "long.pdf", [["一ページ目。"], ["二ページ目。"], ["三ページ目。"]])
+    with pytest.raises(LoadError, match=r"^too many pages \(3 > 2, PPP_MAX_PAGES\); split the PDF"):
+        load(path, tmp_path, LoadLimits(max_pages=2))
+    assert "三ページ目" in load(path, tmp_path, LoadLimits(max_pages=3)).text
 
 
 # --- PDF ----------------------------------------------------------------------------------------
@@ -205,14 +261,31 @@ def test_unknown_file_type_is_named(tmp_path: Path, name: str) -> None:
         load(path, tmp_path)
 
 
-def test_non_utf8_text_is_named_with_the_byte_offset(tmp_path: Path) -> None:
-    with pytest.raises(LoadError, match=r"^not UTF-8 text \(byte \d+\)$"):
-        load(_docs.shift_jis_text(tmp_path / "old.txt"), tmp_path)
+def test_shift_jis_and_euc_jp_files_are_decoded(tmp_path: Path) -> None:
+    """Old municipal files in CP932/EUC-JP load as text instead of being refused as "not UTF-8"."""
+    sjis = _docs.shift_jis_text(tmp_path / "old.txt")
+    assert load(sjis, tmp_path).text == "青森市の公民連携デスクについて。"
+    md = tmp_path / "memo.md"
+    md.write_bytes("---\ntitle: 旧様式の案内\n---\n\n# 旧様式\n\n提案書はｶﾀｶﾅ混じりでも受け付ける。\n"
+                   .encode("cp932"))
+    doc = load(md, tmp_path)
+    assert doc.metadata["title"] == "旧様式の案内" and "提案書はｶﾀｶﾅ混じりでも受け付ける。" in doc.text
+    euc = tmp_path / "old.html"
+    euc.write_bytes("<p>事前相談は随時受け付けます。</p>".encode("euc_jp"))
+    assert load(euc, tmp_path).text == "事前相談は随時受け付けます。"
 
 
-def test_non_utf8_html_is_named(tmp_path: Path) -> None:
+def test_utf8_bom_does_not_hide_front_matter(tmp_path: Path) -> None:
+    path = tmp_path / "bom.md"
+    path.write_bytes("\ufeff---\ntitle: 窓口案内\n---\n本文です。\n".encode())
+    assert load(path, tmp_path).metadata["title"] == "窓口案内"
+
+
+def test_text_in_no_known_encoding_is_named_with_a_hint(tmp_path: Path) -> None:
+    with pytest.raises(LoadError, match=r"^not UTF-8 text \(byte 3\), nor Shift_JIS/CP932 or EUC-JP; save it as UTF-8$"):
+        load(_docs.latin1_text(tmp_path / "old.txt"), tmp_path)
     path = tmp_path / "old.html"
-    path.write_bytes("<p>青森市</p>".encode("euc_jp"))
+    path.write_bytes(b"<p>caf\xe9</p>")
     with pytest.raises(LoadError, match="not UTF-8"):
         load(path, tmp_path)
 
@@ -286,4 +359,44 @@ def test_doc_id_is_the_relative_path_without_suffix_and_keeps_symlink_names(tmp_
     link.symlink_to(target)
     assert doc_id_for(tmp_path / "cases" / "kobe.md", tmp_path) == "cases/kobe"
     assert doc_id_for(link, tmp_path) == "cases/linked"
-    assert doc_id_for(Path("/somewhere/else/outside.md"), tmp_path) == "outside"
+
+
+def test_files_outside_the_root_get_ids_that_never_collide(tmp_path: Path) -> None:
+    """Bare names let /tmp/a/good.md and /tmp/b/good.md (or knowledge/good.md) replace each other."""
+    root = tmp_path / "knowledge"
+    a, b = doc_id_for(tmp_path / "a" / "good.md", root), doc_id_for(tmp_path / "b" / "good.md", root)
+    assert a != b and a.startswith("ext/a-") and a.endswith("/good") and b.startswith("ext/b-")
+    assert doc_id_for(root / "good.md", root) == "good"
+    # The same file gets the same id whichever folder was ingested.
+    assert doc_id_for(tmp_path / "a" / "." / "good.md", root) == a
+
+
+def test_scan_does_not_follow_links_out_of_the_folder_and_names_hidden_entries(tmp_path: Path) -> None:
+    outside = tmp_path / "project"
+    outside.mkdir()
+    (outside / ".env").write_text("SLACK_BOT_TOKEN=xoxb-secret\n", "utf-8")
+    (outside / "notes.md").write_text("# 外部メモ\n", "utf-8")
+    root = tmp_path / "knowledge"
+    (root / "cases").mkdir(parents=True)
+    (root / "cases" / "real.md").write_text("# 事例\n", "utf-8")
+    (root / "cases" / "env.md").symlink_to(outside / ".env")
+    (root / "notes.md").symlink_to(outside / "notes.md")
+    (root / "linked-dir").symlink_to(outside, target_is_directory=True)
+    (root / "alias.md").symlink_to(root / "cases" / "real.md")  # stays inside: followed
+    (root / ".hidden.md").write_text("# 下書き\n", "utf-8")
+    (root / "peek.md").symlink_to(root / ".hidden.md")  # inside, but to a hidden file
+    (root / ".git").mkdir()
+    (root / ".git" / "HEAD.md").write_text("x", "utf-8")
+    os.mkfifo(outside / "pipe")
+    (root / "pipe.md").symlink_to(outside / "pipe")
+    os.mkfifo(root / "fifo.md")  # opening it to read would block the run forever
+
+    found = scan(root)
+    assert [p.relative_to(root).as_posix() for p in found.documents] == ["alias.md", "cases/real.md"]
+    refused = {p.relative_to(root).as_posix(): reason for p, reason in found.refused}
+    assert set(refused) == {"cases/env.md", "notes.md", "linked-dir", "peek.md", "pipe.md", "fifo.md"}
+    assert refused["fifo.md"] == "not a regular file (FIFO, socket or device); not read"
+    assert refused["cases/env.md"] == f"symbolic link leaves the ingested folder (-> {outside / '.env'}); not followed"
+    assert refused["peek.md"].startswith("symbolic link to a hidden file")
+    assert {p.name: reason for p, reason in found.hidden} == {
+        ".hidden.md": "hidden file, skipped", ".git": "hidden folder, skipped"}

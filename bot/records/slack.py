@@ -37,8 +37,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot import events
 from bot.city import CityProfile
 from bot.db import Database, utcnow
-from bot.records import blocks as rb
 from bot.language import detect_language
+from bot.records import blocks as rb
 from bot.records.extract import ConvTurn, coerce_turns, extract
 from bot.records.fields import OPEN_STATUSES, STAFF_STATUSES, STATUS_NOTE, ProposalFields
 from bot.records.models import OutboxMessage
