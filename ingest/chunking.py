@@ -28,7 +28,7 @@ _TEXT_HEADING = re.compile(
 SECTION_SEP = " > "
 # Part of every chunk id: bump when what is stored with a chunk changes (v2: sentence units and
 # their vectors), so a re-ingest rewrites chunks instead of keeping the old ones by id.
-CHUNK_FORMAT = "v3"
+CHUNK_FORMAT = "v4"
 
 
 @dataclass(frozen=True)

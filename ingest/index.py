@@ -17,7 +17,7 @@ import numpy as np
 from ingest.config import Settings
 from ingest.lexical import LexicalIndex, fingerprint
 from ingest.normalize import normalize
-from ingest.sentences import UNITS_KEY, VECTORS_KEY, decode_vectors, unit_texts
+from ingest.sentences import CHUNK_VECTOR_KEY, UNITS_KEY, VECTORS_KEY, decode_vector, decode_vectors, unit_texts
 from ingest.store import ChunkStore, DocRecord
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,15 @@ class KnowledgeIndex:
         stores them).
         """
         self.chunk_ids = list(live)
-        vectors = self.store.read_vectors(live) if live else {}
+        vectors: dict[str, np.ndarray] = {}
+        for cid in live:
+            blob = self.chunks[cid].meta.get(CHUNK_VECTOR_KEY)
+            if blob:
+                vectors[cid] = decode_vector(blob)
+        absent = [cid for cid in live if cid not in vectors]
+        if absent:  # stored by an older version: ask Chroma for them
+            vectors.update({cid: np.asarray(v, dtype=np.float32)
+                            for cid, v in self.store.read_vectors(absent).items()})
         dim = len(next(iter(vectors.values()))) if vectors else 0
         self.chunk_matrix = np.array([vectors[c] for c in live], dtype=np.float32).reshape(len(live), dim)
         self.units: list[UnitRef] = []

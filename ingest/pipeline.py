@@ -217,9 +217,9 @@ def _ingest_found(settings: Settings, root: Path, prune: bool, store: ChunkStore
         tokens = [t for p in pending for t in p.tokens]
         for start in range(0, len(missing), EMBED_BATCH):
             batch = missing[start:start + EMBED_BATCH]
-            units = unit_metadata(batch, store.embeddings)
+            units, vectors = unit_metadata(batch, store.embeddings)
             store.add_chunks(batch, [{"tokens": t, **u} for t, u in
-                                     zip(tokens[start:start + EMBED_BATCH], units, strict=True)])
+                                     zip(tokens[start:start + EMBED_BATCH], units, strict=True)], vectors)
             report.chunks_written += len(batch)
             # Per batch, not per file: one large document must not freeze the bar for minutes.
             bar.set_postfix_str(f"{min(start + EMBED_BATCH, len(missing))}/{len(missing)} chunks embedded")

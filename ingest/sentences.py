@@ -88,6 +88,7 @@ def split_units(text: str) -> list[Unit]:
 # float16), so a query costs one embedding and the units always match the chunk they came from.
 UNITS_KEY = "units"
 VECTORS_KEY = "unit_vectors"
+CHUNK_VECTOR_KEY = "vector"
 
 
 def unit_texts(chunk_text: str, title: str, section: str, doc_type: str) -> tuple[list[Unit], list[str]]:
@@ -114,28 +115,38 @@ def encode_vectors(vectors) -> str:
     return base64.b64encode(np.asarray(vectors, dtype=np.float16).tobytes()).decode("ascii")
 
 
-def decode_vectors(blob: str, dim: int):
+def decode_vector(blob: str):
+    """The flat float32 array of an ``encode_vectors`` blob."""
     import base64
 
     import numpy as np
 
-    return np.frombuffer(base64.b64decode(blob), dtype=np.float16).astype(np.float32).reshape(-1, dim)
+    return np.frombuffer(base64.b64decode(blob), dtype=np.float16).astype(np.float32)
 
 
-def unit_metadata(chunks, embeddings) -> list[dict]:
-    """Per chunk: its units and their vectors, embedded in one batch for all the chunks given."""
+def decode_vectors(blob: str, dim: int):
+    return decode_vector(blob).reshape(-1, dim)
+
+
+def unit_metadata(chunks, embeddings) -> tuple[list[dict], list[list[float]]]:
+    """Per chunk: its units with their vectors and its own vector; all embedded in one batch.
+
+    The chunk's vector is kept in its metadata too, so readers load every vector with the
+    metadata they read anyway (Chroma's ``include=["embeddings"]`` is not needed at query time).
+    """
     import json
 
-    per_chunk, flat = [], []
+    per_chunk, flat = [], [c.context_text() for c in chunks]
     for c in chunks:
         units, texts = unit_texts(c.text, c.title, c.section, str(c.doc_meta.get("doc_type", "")))
         per_chunk.append(units)
         flat.extend(texts)
     vectors = embeddings.embed_documents(flat) if flat else []
+    chunk_vectors, unit_vectors = vectors[:len(chunks)], vectors[len(chunks):]
     out, at = [], 0
-    for units in per_chunk:
-        vecs = vectors[at:at + len(units)]
+    for units, own in zip(per_chunk, chunk_vectors, strict=True):
+        vecs = unit_vectors[at:at + len(units)]
         at += len(units)
         out.append({UNITS_KEY: json.dumps([[u.heading, u.text] for u in units], ensure_ascii=False),
-                    VECTORS_KEY: encode_vectors(vecs) if units else ""})
-    return out
+                    VECTORS_KEY: encode_vectors(vecs) if units else "", CHUNK_VECTOR_KEY: encode_vectors([own])})
+    return out, chunk_vectors

@@ -144,14 +144,19 @@ class ChunkStore:
     def all_ids(self) -> set[str]:
         return set(self.collection.get(include=[])["ids"])
 
-    def add_chunks(self, chunks: Sequence[Chunk], extra_metadata: Iterable[dict] | None = None) -> None:
-        """Embed and store chunks in batches (ids are content hashes, so re-adding is harmless)."""
+    def add_chunks(self, chunks: Sequence[Chunk], extra_metadata: Iterable[dict] | None = None,
+                   vectors: Sequence[list[float]] | None = None) -> None:
+        """Embed (unless ``vectors`` are given) and store chunks in batches.
+
+        Ids are content hashes, so re-adding is harmless.
+        """
         extras = list(extra_metadata) if extra_metadata is not None else [{} for _ in chunks]
         for start in range(0, len(chunks), _BATCH):
             batch = chunks[start:start + _BATCH]
-            vectors = self.embeddings.embed_documents([c.context_text() for c in batch])
+            vectors_of_batch = (list(vectors[start:start + _BATCH]) if vectors is not None
+                                else self.embeddings.embed_documents([c.context_text() for c in batch]))
             metas = [{**c.metadata(), **x} for c, x in zip(batch, extras[start:start + _BATCH], strict=True)]
-            self.collection.upsert(ids=[c.id for c in batch], embeddings=vectors,
+            self.collection.upsert(ids=[c.id for c in batch], embeddings=vectors_of_batch,
                                    documents=[c.text for c in batch], metadatas=metas)
 
     def delete_chunks(self, ids: Iterable[str]) -> None:
