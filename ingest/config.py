@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, alias="PPP_WORKERS")
 
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    # "text" (one line per event) or "json" (one object per line, for log shippers).
+    log_format: str = Field(default="text", alias="LOG_FORMAT")
 
     @model_validator(mode="after")
     def _spaces_apart(self) -> Settings:

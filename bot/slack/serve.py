@@ -1,8 +1,8 @@
 """``ppp-desk serve``: Socket Mode when ``SLACK_APP_TOKEN`` is set, otherwise HTTP on ``/slack/events``.
 
-HTTP mode scales out with a pre-fork design: the parent binds one listening socket, runs the
-database migrations once, and starts ``--workers`` processes that all accept on that socket (the
-kernel hands each connection to one of them).  Workers share nothing but the database: event
+HTTP mode scales out with a pre-fork design: the parent checks that the database is migrated
+(``ppp-desk migrate`` is an explicit step), binds one listening socket, and starts ``--workers``
+processes that all accept on that socket (the kernel hands each connection to one of them).  Workers share nothing but the database: event
 dedupe, conversation turns, feedback and hand-offs all live there.  The parent only supervises:
 it restarts a worker that dies and stops them all on SIGTERM/SIGINT.
 
@@ -42,7 +42,6 @@ EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 DEFAULT_HOST = "0.0.0.0"  # noqa: S104 - Slack must reach the server; put it behind TLS termination
 MAX_BODY_BYTES = 1 << 20  # Slack payloads are a few kB; anything near this is not Slack
-_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
 class SlackRequestHandler(BaseHTTPRequestHandler):
@@ -238,9 +237,9 @@ def serve_worker(settings: Settings, sock: socket.socket, worker: int = 0) -> in
 
 def _worker_main(settings: Settings, sock: socket.socket, worker: int, level: int) -> None:
     """Entry point of a spawned worker process."""
-    logging.basicConfig(level=level, format=_LOG_FORMAT, stream=sys.stderr)
-    for noisy in ("chromadb", "httpx", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from bot.logs import configure_logging
+
+    configure_logging(settings, verbose=level <= logging.DEBUG)  # the parent's format and level
     configure_slack_logging()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when workers stop
     sys.exit(serve_worker(settings, sock, worker))
@@ -296,6 +295,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print("ppp-desk serve: SLACK_BOT_TOKEN is not set (see README: Slack app)", file=sys.stderr)
         return 2
     workers = args.workers if getattr(args, "workers", None) is not None else settings.workers
+    from bot.ops.migrate import problem
+
+    # Migrations are an explicit step (`ppp-desk migrate`, after a backup), never a side effect.
+    not_ready = problem(settings)
+    if not_ready:
+        print(f"ppp-desk serve: {not_ready}", file=sys.stderr)
+        return 2
     if settings.slack_app_token:
         from bot.slack.socket_mode import run_socket_mode
 
@@ -312,9 +318,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     port = args.port if getattr(args, "port", None) is not None else settings.port
     host = getattr(args, "host", None) or DEFAULT_HOST
 
-    from bot.db import Database
-
-    Database(settings.db_url).dispose()  # migrate once, before several workers could race to do it
     try:
         sock = bind_socket(host, port)
     except OSError as exc:
