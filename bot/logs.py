@@ -144,6 +144,11 @@ def tracebacks_wanted(settings: Settings, verbose: bool = False) -> bool:
 
 
 # --- fatal errors: one line naming what to look at ----------------------------------------------------
+# Optional packages and the setting that needs them: (pyproject extra, setting).
+_EXTRAS = {"psycopg": ("postgres", "DATABASE_URL"), "psycopg2": ("postgres", "DATABASE_URL"),
+           "langchain_openai": ("llm", "LLM_MODEL / EMBEDDINGS"), "langchain_ollama": ("llm", "LLM_MODEL")}
+
+
 class OperatorError(RuntimeError):
     """An error whose message is already the one line an operator needs (printed as it is)."""
 
@@ -189,6 +194,11 @@ def fatal_message(exc: BaseException, settings: Settings | None) -> str:
 
     if isinstance(exc, OperatorError):
         return str(exc)
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        extra = _EXTRAS.get(exc.name.split(".", 1)[0])
+        if extra:
+            return (f"{extra[1]} needs the Python package {exc.name}: "
+                    f".venv/bin/pip install -e '.[{extra[0]}]'")
     mods = _modules(exc)
     reason = _reason(exc)
     if isinstance(exc, SQLAlchemyError):

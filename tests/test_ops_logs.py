@@ -112,3 +112,10 @@ def test_fatal_errors_are_one_line_naming_the_setting(tmp_path: Path) -> None:
     debug = _cli(tmp_path, "records", "list", LOG_LEVEL="DEBUG",
                  DATABASE_URL=f"postgresql+psycopg://ppp:secret@127.0.0.1:{port}/ppp")
     assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_a_missing_optional_package_names_the_extra() -> None:
+    from bot.logs import fatal_message
+
+    line = fatal_message(ModuleNotFoundError("No module named 'psycopg'", name="psycopg"), None)
+    assert line == "DATABASE_URL needs the Python package psycopg: .venv/bin/pip install -e '.[postgres]'"
