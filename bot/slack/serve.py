@@ -288,6 +288,16 @@ def supervise(settings: Settings, sock: socket.socket, workers: int) -> int:
     return rc
 
 
+def _database_ready(settings: Settings) -> bool:
+    """Migrations are an explicit step (``ppp-desk migrate``, after a backup), never a side effect."""
+    from bot.ops.migrate import problem
+
+    not_ready = problem(settings)
+    if not_ready:
+        print(f"ppp-desk serve: {not_ready}", file=sys.stderr)
+    return not not_ready
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """``ppp-desk serve [--port N] [--workers N]``."""
     configure_slack_logging()
@@ -295,15 +305,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print("ppp-desk serve: SLACK_BOT_TOKEN is not set (see README: Slack app)", file=sys.stderr)
         return 2
     workers = args.workers if getattr(args, "workers", None) is not None else settings.workers
-    from bot.ops.migrate import problem
-
-    # Migrations are an explicit step (`ppp-desk migrate`, after a backup), never a side effect.
-    not_ready = problem(settings)
-    if not_ready:
-        print(f"ppp-desk serve: {not_ready}", file=sys.stderr)
-        return 2
     if settings.slack_app_token:
         from bot.slack.socket_mode import run_socket_mode
+
+        if not _database_ready(settings):
+            return 2
 
         if workers > 1:
             log.warning(kv("socket_mode_single_process", requested_workers=workers))
@@ -314,6 +320,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     if workers < 1:
         print("ppp-desk serve: --workers must be at least 1", file=sys.stderr)
+        return 2
+    if not _database_ready(settings):
         return 2
     port = args.port if getattr(args, "port", None) is not None else settings.port
     host = getattr(args, "host", None) or DEFAULT_HOST
