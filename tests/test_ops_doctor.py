@@ -187,3 +187,10 @@ def test_chroma_server(chroma_port: int, tmp_path: Path, store: Settings) -> Non
     code, bad, _ = report(down, offline=True)
     assert code == 1 and "does not answer" in bad["chroma server"].detail
     assert bad["knowledge store"].status == "skip"
+
+
+def test_odd_log_settings_are_warnings_not_failures(store: Settings) -> None:
+    odd = make_settings(store.data_dir, PPP_KNOWLEDGE_DIR=store.knowledge_dir, LOG_LEVEL="LOUD", LOG_FORMAT="xml")
+    code, bad, lines = report(odd, offline=True)
+    assert code == 0 and bad["configuration"].status == "warn", lines
+    assert sum("LOG_LEVEL" in line or "LOG_FORMAT" in line for line in lines) == 2

@@ -294,7 +294,7 @@ class BackupReport:
 
 
 def backup(settings: Settings, directory: Path) -> BackupReport:
-    """Write a backup into ``directory`` (new or empty); refuses a database made by a newer version."""
+    """Write a backup into ``directory`` (new or empty); refused when there is no database yet."""
     if directory.exists() and any(directory.iterdir()):
         raise BackupError(f"{directory} is not empty; back up into a new directory")
     st = migrate.state(settings)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -65,6 +66,9 @@ def check_configuration(settings: Settings) -> list[Check]:
         out.append(Check("configuration", FAIL, f"PPP_KNOWLEDGE_DIR {settings.knowledge_dir}: city.yaml "
                          f"unreadable ({type(exc).__name__})", "point PPP_KNOWLEDGE_DIR at the knowledge folder"))
         city_name = None
+    if not isinstance(logging.getLevelName(str(settings.log_level).upper()), int):
+        out.append(Check("configuration", WARN, f"LOG_LEVEL={settings.log_level!r} is not a level (INFO is used)",
+                         "set LOG_LEVEL to DEBUG, INFO, WARNING or ERROR"))
     if str(settings.log_format).lower() not in ("text", "json"):
         out.append(Check("configuration", WARN, f"LOG_FORMAT={settings.log_format!r} is neither text nor json",
                          "set LOG_FORMAT=text or LOG_FORMAT=json"))
