@@ -153,8 +153,7 @@ class Engine:
         weights = weights or self.calibration.weights
         parts = list(q.ask_parts) if len(q.ask_parts) > 1 else []
         retrieval_ask = f"{q.ask} {q.expansion}".strip() if q.language == "en" else q.ask
-        vectors = self._embed([retrieval_ask, q.whole] + parts)
-        ask_vec, whole_vec, part_vecs = vectors[0], vectors[1], vectors[2:]
+        ask_vec, whole_vec = self._embed([retrieval_ask, q.whole])
         lexical = self.index.lexical_search(f"{q.whole} {q.expansion}", 30, keep=keep)
         bm25 = {c.id: s for c, s in lexical}
         candidates = self.scorer.score(q, ask_vec, whole_vec, bm25, weights, keep)
@@ -162,8 +161,9 @@ class Engine:
             # "Are there examples of …?" is answered from the published case studies only.
             cases_only = [c for c in candidates if c.chunk.doc_type == CASE_TYPE]
             candidates = cases_only or candidates
-        required = [self.scorer.part_best(v, content_nouns(p), candidates, weights)
-                    for p, v in zip(parts, part_vecs, strict=True)]
+        # Each question of a several-question message gets its own best unit: by its own nouns, so
+        # the message still costs one model call.
+        required = [self.scorer.part_best(content_nouns(p), candidates, weights) for p in parts]
         chosen = self.scorer.select(candidates, weights, [c for c in required if c is not None], q.phrases)
         signals = self.scorer.signals(q, candidates, chosen)
         missing = self._missing_types(q, candidates, chosen, weights)

@@ -156,16 +156,17 @@ class EvidenceScorer:
         leads = [c for c in out if self.leadable[c.unit.row]]
         return leads[:1] + [c for c in out if c is not (leads[0] if leads else None)]
 
-    def part_best(self, part_vec: np.ndarray, part_nouns: tuple[str, ...], candidates: list[Candidate],
+    def part_best(self, part_nouns: tuple[str, ...], candidates: list[Candidate],
                   weights: Weights) -> Candidate | None:
-        """The candidate that best answers one question sentence of a multi-question message."""
-        if not candidates:
-            return None
-        sims = self.index.unit_matrix @ part_vec
+        """The unit that best answers one question of a several-question message.
+
+        Meaning comes from the whole ask (one model call per message); what tells the questions
+        apart is each one's own nouns.
+        """
         lexical = self.lexical_shares(part_nouns)
         pool = [c for c in candidates[:60] if self.leadable[c.unit.row]]
-        return max(pool, default=None, key=lambda c: weights.sentence * float(sims[c.unit.row])
-                   + weights.passage * c.passage + weights.lexical * float(lexical[c.unit.row]))
+        return max(pool, default=None, key=lambda c: weights.sentence * c.sentence + weights.passage * c.passage
+                   + weights.lexical * float(lexical[c.unit.row]))
 
     def select(self, candidates: list[Candidate], weights: Weights, required: list[Candidate] = (),
                phrases: tuple[str, ...] = (), limit: int = MAX_QUOTES) -> list[Candidate]:
