@@ -28,11 +28,11 @@ class ItemResult:
     answerable: bool
     abstained: bool
     hit_rank: int | None  # 1-based rank of the first retrieved chunk containing evidence
-    cited: bool = False  # a passage the answer cites contains evidence
     facts_ok: bool | None  # None for unanswerable items
     missing: list[list[str]] = field(default_factory=list)
     latency_ms: float = 0.0
     question: str = ""
+    cited: bool = False  # a passage the answer cites contains evidence
 
     @property
     def abstention_ok(self) -> bool:
