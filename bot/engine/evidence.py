@@ -73,13 +73,12 @@ class Signals:
     sentence: float  # the lead unit's e5 similarity to the ask
     coverage: float  # idf share of the ask's nouns found in the chosen units' passages
     unknown: float  # idf share of the ask's nouns that occur nowhere in the documents
-    gap: float  # lead score minus the next passage's best score
 
     def vector(self) -> list[float]:
-        return [self.best, self.sentence, self.coverage, self.unknown, self.gap]
+        return [self.best, self.sentence, self.coverage, self.unknown]
 
 
-FEATURES = ("best", "sentence", "coverage", "unknown", "gap")
+FEATURES = ("best", "sentence", "coverage", "unknown")
 
 
 class EvidenceScorer:
@@ -211,7 +210,7 @@ class EvidenceScorer:
 
     def signals(self, question: Question, candidates: list[Candidate], chosen: list[Candidate]) -> Signals:
         if not chosen:
-            return Signals(0.0, 0.0, 0.0, 1.0, 0.0)
+            return Signals(0.0, 0.0, 0.0, 1.0)
         lead = chosen[0]
         context: frozenset[str] = frozenset()
         for c in chosen:
@@ -219,6 +218,5 @@ class EvidenceScorer:
         nouns = question.nouns
         total = sum(self.weight(t) for t in nouns)
         unknown = sum(self.weight(t) for t in nouns if t not in self.vocabulary) / total if total else 1.0
-        other = next((c.score for c in candidates if c.unit.chunk_id != lead.unit.chunk_id), lead.score)
         return Signals(best=lead.score, sentence=lead.sentence, coverage=self._share(nouns, context),
-                       unknown=unknown, gap=lead.score - other)
+                       unknown=unknown)
