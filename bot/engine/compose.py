@@ -87,13 +87,13 @@ def finding(sentence: str, focus: tuple[str, ...], glossary: Glossary) -> str | 
     clauses = [c.strip() for c in glossary.clause_break.split(sentence) if c and c.strip()]
     if len(clauses) < 2:
         return None
+    # Only the closing clause is a statement on its own; the others end in a connective (…であり).
     tokens = [set(tokenize(c)) for c in clauses]
     scores = [sum(1 for n in focus if n in t) for t in tokens]
-    best = max(range(len(clauses)), key=lambda i: (scores[i], i))
-    if scores[best] == 0 or len(clauses[best]) < MIN_CLAUSE:
+    last = clauses[-1]
+    if scores[-1] == 0 or scores[-1] < max(scores) or len(last) < MIN_CLAUSE:
         return None
-    clause = clauses[best]
-    return clause if clause.endswith(("。", "！", "？")) else clause + "。"
+    return last if last.endswith(("。", "！", "？")) else last + "。"
 
 
 def english_gloss(texts: list[str], glossary: Glossary) -> str:
