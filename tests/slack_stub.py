@@ -178,6 +178,24 @@ class SlackStub:
         for _ in range(times):
             self.queue(method, Reply(200, {"ok": False, "error": error}))
 
+    def accept_then_fail(self, method: str, status: int = 500, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` take effect (a message is stored) but answer ``status``.
+
+        What a gateway timeout after Slack posted looks like: the caller cannot tell it worked.
+        """
+        left = [times]
+        previous = self._handlers.get(method)
+
+        def handler(call: Call) -> dict[str, Any] | Reply:
+            result = previous(call) if previous else self._default(call)
+            with self._cond:
+                if left[0] <= 0:
+                    return result
+                left[0] -= 1
+            return Reply(status, "Internal Server Error")
+
+        self.on(method, handler)
+
     def outage(self, seconds: float, reply: Reply | int = 500) -> None:
         """Every Web API call fails with ``reply`` (default HTTP 500) for the next ``seconds``."""
         with self._cond:

@@ -32,7 +32,7 @@ from bot.slack import blocks as bk
 from bot.slack import delivery, questions
 from bot.slack.context import SlackContext
 from bot.slack.history import add_turn, context_turns, new_ref
-from bot.slack.logs import kv
+from bot.slack.logs import LoggedRateLimitRetry, kv
 from bot.slack.questions import Question, QuestionIn
 from bot.slack.texts import t
 
@@ -72,10 +72,15 @@ class AnswerService:
         # Status updates are cosmetic: one quick try, never the client's retries (which would hold
         # the answer back by up to half a minute while Slack is failing).
         self.status_client = WebClient(token=client.token, base_url=client.base_url, timeout=5, retry_handlers=[])
+        # Replies retry only 429s in the client (Slack did not post them).  A 5xx or a broken
+        # connection may come after Slack posted, so those go back to the outbox, whose next
+        # attempt first looks for the earlier post instead of posting blind.
+        self.delivery_client = WebClient(token=client.token, base_url=client.base_url, timeout=15,
+                                         retry_handlers=[LoggedRateLimitRetry(max_retry_count=3)])
         options = {"poll_s": 5.0, "base_delay_s": 1.0, "max_delay_s": 30.0, **outbox_options}
         self.worker = OutboxWorker(ctx.db, {
-            delivery.KIND_POST: lambda job: delivery.deliver_post(self.client, ctx.db, job),
-            delivery.KIND_EPHEMERAL: lambda job: delivery.deliver_ephemeral(self.client, job),
+            delivery.KIND_POST: lambda job: delivery.deliver_post(self.delivery_client, ctx.db, job),
+            delivery.KIND_EPHEMERAL: lambda job: delivery.deliver_ephemeral(self.delivery_client, job),
         }, **options)
         self._inflight: set[int] = set()
         self._lock = threading.Lock()

@@ -121,13 +121,13 @@ def build_app(settings: Settings, *, client: WebClient | None = None, engine: An
         raise ValueError("SLACK_SIGNING_SECRET is not set (required in HTTP mode)")
     configure_slack_logging()
     client = client or make_web_client(settings)
+    check_slack(client, settings)  # before loading anything heavy: a wrong token fails in a second
     if db is None:
         db = get_database(settings)
     if engine is None:
         from bot.engine import get_engine
 
         engine = get_engine(settings)
-    check_slack(client, settings)
     ctx = SlackContext(settings=settings, db=db, engine=engine, city=load_city(settings.knowledge_dir),
                        staff=StaffDirectory(settings, client), client=client, deduper=EventDeduper(db))
     executor = TrackedExecutor(LISTENER_THREADS)
@@ -150,8 +150,13 @@ def check_slack(client: WebClient, settings: Settings) -> None:
 
     Bolt's own token check would raise a long traceback from deep inside the SDK instead.
     """
+    quiet = logging.getLogger("bot.slack.startup_check")  # the SDK's per-attempt errors would bury our one line
+    quiet.setLevel(logging.CRITICAL)
+    quiet.propagate = False
+    probe = WebClient(token=client.token, base_url=client.base_url, timeout=10, retry_handlers=retry_handlers(),
+                      logger=quiet)
     try:
-        client.auth_test()
+        probe.auth_test()
     except SlackApiError as exc:
         status = getattr(exc.response, "status_code", 200)
         if status == 200:
