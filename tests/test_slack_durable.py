@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from postgres_fixture import postgres_server, postgres_url  # noqa: F401, F811 - fixtures
 from server_process import ServerProcess
 from slack_helpers import (
     RunningApp,
@@ -214,3 +215,19 @@ def test_an_engine_that_keeps_failing_gets_one_apology(flaky_app: tuple[RunningA
     replies = _replies(app.stub, event["channel"], event["ts"])
     assert len(replies) == 1 and engine.calls == 3
     assert replies[0].params["text"].startswith("Sorry") and not replies[0].blocks
+
+
+# --- PostgreSQL: the same guarantees where several hosts share the database ----------------------------
+
+
+def test_on_postgresql_an_outage_and_duplicates_still_give_one_answer(kb_settings, postgres_url: str) -> None:  # noqa: F811
+    with SlackStub() as stub:
+        settings = make_slack_settings(kb_settings.data_dir, stub, DATABASE_URL=postgres_url)
+        with running_app(settings, stub, engine=FlakyEngine(0)) as app:
+            _fast_outbox(app)
+            stub.outage(3.0)
+            body = event_callback(message_im(QUESTION))
+            assert [app.sender.event_body(body, retry_num=r).status for r in (None, 1, 2)] == [200] * 3
+            _wait_replies(stub, [(body["event"]["channel"], body["event"]["ts"])], timeout=30)
+            time.sleep(1.0)
+            assert len(_replies(stub, body["event"]["channel"], body["event"]["ts"])) == 1
