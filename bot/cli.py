@@ -158,10 +158,16 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
     for noisy in ("chromadb", "httpx", "urllib3", "sqlalchemy", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    from bot.errors import StartupError
+
     try:
         return args.handler(args, settings)
     except KeyboardInterrupt:
         return 130
+    except StartupError as exc:  # a wrong setting or an unreachable service: one line, no traceback
+        logging.getLogger("bot.cli").debug("startup failed", exc_info=True)
+        print(f"ppp-desk {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
