@@ -7,6 +7,7 @@ Slack SDK, and ``ppp-desk serve`` does not pay for the evaluation harness.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -173,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from bot.errors import StartupError
     from bot.logs import configure_logging, fatal_message, tracebacks_wanted
 
     try:
@@ -185,10 +187,14 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args, settings)
     except KeyboardInterrupt:
         return 130
+    except StartupError as exc:  # a wrong setting or an unreachable service: one line, no traceback
+        logging.getLogger("bot.cli").debug("startup failed", exc_info=True)
+        print(f"ppp-desk {args.command}: {exc}", file=sys.stderr)
+        return 2
     except Exception as exc:
         if tracebacks_wanted(settings, args.verbose):
             raise
-        # One line naming the setting or service (bot.logs); LOG_LEVEL=DEBUG shows the traceback.
+        # Anything else is still one line naming the setting or service (bot.logs.fatal_message).
         print(f"ppp-desk {args.command}: {fatal_message(exc, settings)}", file=sys.stderr)
         return 1
 

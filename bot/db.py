@@ -14,9 +14,11 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from bot.errors import StartupError
 from ingest.config import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -67,14 +69,32 @@ def migrate(engine: Engine) -> None:
         command.upgrade(cfg, "heads")
 
 
+def safe_url(url: str) -> str:
+    """The URL with its password hidden (it goes into error messages)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparsable URL>"
+
+
+def _reason(exc: BaseException) -> str:
+    """The driver's first line ("connection refused", "unable to open database file"), kept short."""
+    inner = getattr(exc, "orig", None) or exc
+    first = (str(inner).strip().splitlines() or [""])[0]
+    return f"{type(inner).__name__}: {first}"[:200]
+
+
 class Database:
     """An engine plus a session factory; one per process and URL."""
 
     def __init__(self, url: str, *, run_migrations: bool = True) -> None:
         self.url = url
-        self.engine = make_engine(url)
-        if run_migrations:
-            migrate(self.engine)
+        try:
+            self.engine = make_engine(url)
+            if run_migrations:
+                migrate(self.engine)
+        except (DBAPIError, NoSuchModuleError, ArgumentError, ModuleNotFoundError, OSError) as exc:
+            raise StartupError(f"DATABASE_URL={safe_url(url)} cannot be used ({_reason(exc)})") from exc
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

@@ -32,6 +32,7 @@ class ItemResult:
     missing: list[list[str]] = field(default_factory=list)
     latency_ms: float = 0.0
     question: str = ""
+    cited: bool = False  # a passage the answer cites contains evidence
 
     @property
     def abstention_ok(self) -> bool:
@@ -76,7 +77,8 @@ def evaluate_item(engine: Engine, item: dict, k: int = 5, params: RetrievalParam
     hits = engine.retrieve(question, k, params=params, history=history)
     rank = evidence_rank([h.chunk.text for h in hits], item.get("evidence") or []) if item["answerable"] else None
     missing = missing_groups(answer.text, item.get("answer_must") or []) if item["answerable"] else []
-    return ItemResult(id=item["id"], category=item.get("category", ""), predicted_category=answer.category,
+    cited = bool(item["answerable"] and evidence_rank([s.text for s in answer.sources], item.get("evidence") or []))
+    return ItemResult(id=item["id"], cited=cited, category=item.get("category", ""), predicted_category=answer.category,
                       answerable=bool(item["answerable"]), abstained=answer.abstained, hit_rank=rank,
                       facts_ok=(not missing and not answer.abstained) if item["answerable"] else None,
                       missing=missing, latency_ms=answer.latency_ms, question=" → ".join(turns))
@@ -99,6 +101,7 @@ def summarize(results: list[ItemResult]) -> dict:
     return {
         "items": len(results),
         "hit@1": hit_at(1), "hit@3": hit_at(3), "hit@5": hit_at(5),
+        "cited_hit": sum(1 for r in answerable if r.cited) / len(answerable) if answerable else 0.0,
         "fact_coverage": (sum(1 for r in answerable if r.facts_ok) / len(answerable)) if answerable else 0.0,
         "abstention_correct": sum(1 for r in results if r.abstention_ok) / len(results) if results else 0.0,
         "answerable_abstained": sum(1 for r in answerable if r.abstained),

@@ -24,6 +24,7 @@ import traceback
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.errors import StartupError
 from ingest.config import Settings
 
 OWN_LOGGERS = ("bot", "ingest", "bench", "ppp_desk", "__main__")
@@ -149,8 +150,8 @@ _EXTRAS = {"psycopg": ("postgres", "DATABASE_URL"), "psycopg2": ("postgres", "DA
            "langchain_openai": ("llm", "LLM_MODEL / EMBEDDINGS"), "langchain_ollama": ("llm", "LLM_MODEL")}
 
 
-class OperatorError(RuntimeError):
-    """An error whose message is already the one line an operator needs (printed as it is)."""
+class OperatorError(StartupError):
+    """An operations command cannot go ahead; the message is already the one line (printed as it is)."""
 
 
 def mask_url(url: str) -> str:
@@ -192,7 +193,7 @@ def fatal_message(exc: BaseException, settings: Settings | None) -> str:
         return "configuration: " + "; ".join(parts)
     from sqlalchemy.exc import SQLAlchemyError
 
-    if isinstance(exc, OperatorError):
+    if isinstance(exc, StartupError):
         return str(exc)
     if isinstance(exc, ModuleNotFoundError) and exc.name:
         extra = _EXTRAS.get(exc.name.split(".", 1)[0])
@@ -202,8 +203,8 @@ def fatal_message(exc: BaseException, settings: Settings | None) -> str:
     mods = _modules(exc)
     reason = _reason(exc)
     if isinstance(exc, SQLAlchemyError):
-        url = mask_url(settings.db_url) if settings else "the database"
-        return f"DATABASE_URL: cannot use {url} ({reason})"
+        url = mask_url(settings.db_url) if settings else "…"
+        return f"DATABASE_URL={url} cannot be used ({reason})"
     if type(exc).__name__ == "SlackApiError":
         response = getattr(exc, "response", None)
         code = response.get("error") if hasattr(response, "get") else None

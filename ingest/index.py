@@ -17,7 +17,14 @@ import numpy as np
 from ingest.config import Settings
 from ingest.lexical import LexicalIndex, fingerprint
 from ingest.normalize import normalize
-from ingest.sentences import CHUNK_VECTOR_KEY, UNITS_KEY, VECTORS_KEY, decode_vector, decode_vectors, unit_texts
+from ingest.sentences import (
+    CHUNK_VECTOR_KEY,
+    UNITS_KEY,
+    VECTORS_KEY,
+    decode_vector,
+    decode_vectors,
+    unit_texts,
+)
 from ingest.store import ChunkStore, DocRecord
 
 log = logging.getLogger(__name__)

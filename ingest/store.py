@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import chromadb
 from chromadb.config import Settings as ChromaSettings
-from langchain_chroma import Chroma
 from langchain_core.embeddings import Embeddings
 
 from ingest.chunking import Chunk
@@ -66,14 +66,16 @@ class DocRecord:
                    ingested_at=meta.get("ingested_at", ""), source_path=meta.get("source_path", ""))
 
 
-def open_client(settings: Settings) -> chromadb.ClientAPI:
-    """Embedded PersistentClient by default; a Chroma server when CHROMA_HOST is set."""
+def open_client(settings: Settings, path: Path | None = None) -> chromadb.ClientAPI:
+    """Embedded PersistentClient by default (in ``path``, default the knowledge store's folder); a
+    Chroma server when CHROMA_HOST is set.  The one place a Chroma client is made."""
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     if settings.chroma_host:
         return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port,
                                    settings=chroma_settings)
-    settings.chroma_dir.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+    path = path or settings.chroma_dir
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
 
 class ChunkStore:
@@ -88,13 +90,11 @@ class ChunkStore:
         self.model_id = getattr(self.embeddings, "model_id", type(self.embeddings).__name__)
         self.client = client or open_client(settings)
         self._check_model()
-        self.vectors = Chroma(
-            client=self.client,
-            collection_name=self.name,
-            embedding_function=self.embeddings,
-            collection_metadata={"embedding_model": self.model_id},
-            collection_configuration={"hnsw": {"space": "cosine"}},
-        )
+        # chromadb directly: vectors are computed by us (``embedding_function=None`` — Chroma's
+        # default function would download a model) and stored in one cosine collection.
+        self.collection = self.client.get_or_create_collection(
+            self.name, embedding_function=None, metadata={"embedding_model": self.model_id},
+            configuration={"hnsw": {"space": "cosine"}})
         self.manifest = self.client.get_or_create_collection(
             self.name + MANIFEST_SUFFIX, embedding_function=None, metadata={"role": "manifest"})
 
@@ -112,10 +112,6 @@ class ChunkStore:
                 f"model is '{self.model_id}'. Set EMBEDDINGS back, or ingest into a new collection "
                 f"(PPP_COLLECTION) — vectors of two models are never mixed."
             )
-
-    @property
-    def collection(self) -> chromadb.Collection:
-        return self.vectors._collection
 
     # --- manifest --------------------------------------------------------------------------------
     def documents(self) -> dict[str, DocRecord]:

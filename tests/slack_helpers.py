@@ -306,7 +306,7 @@ def running_app(settings: Settings, stub: SlackStub, *, engine: Any = None, db: 
     """``build_app`` served by ``bot.slack.serve``'s HTTP server on 127.0.0.1 (a free port)."""
     from bot import events
     from bot.db import Database
-    from bot.slack.app import build_app, context_of, wait_idle
+    from bot.slack.app import build_app, context_of, stop_background, wait_idle
     from bot.slack.serve import bind_socket, start_http_server
 
     events.unsubscribe_all()  # hooks are process-global; each app registers its features afresh
@@ -325,6 +325,7 @@ def running_app(settings: Settings, stub: SlackStub, *, engine: Any = None, db: 
         server.shutdown()
         server.server_close()
         wait_idle(app, 30)
+        stop_background(app)
         app.listener_runner.listener_executor.shutdown(wait=True)
         context_of(app).answer_pool.shutdown(wait=True)
         thread.join(5)

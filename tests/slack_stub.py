@@ -102,6 +102,8 @@ class SlackStub:
         self.users: dict[str, dict[str, Any]] = {}  # users.info overrides by user id
         self.usergroups: dict[str, list[str]] = {}  # usergroups.users.list by group id
         self.socket_mode_url: str | None = None  # what apps.connections.open returns
+        self._down_until = 0.0  # monotonic time until which every Web API call fails (an outage)
+        self._down_reply = Reply(500, "Internal Server Error")
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -175,6 +177,35 @@ class SlackStub:
         """The next ``times`` calls of ``method`` get ``{"ok": false, "error": error}`` (HTTP 200)."""
         for _ in range(times):
             self.queue(method, Reply(200, {"ok": False, "error": error}))
+
+    def accept_then_fail(self, method: str, status: int = 500, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` take effect (a message is stored) but answer ``status``.
+
+        What a gateway timeout after Slack posted looks like: the caller cannot tell it worked.
+        """
+        left = [times]
+        previous = self._handlers.get(method)
+
+        def handler(call: Call) -> dict[str, Any] | Reply:
+            result = previous(call) if previous else self._default(call)
+            with self._cond:
+                if left[0] <= 0:
+                    return result
+                left[0] -= 1
+            return Reply(status, "Internal Server Error")
+
+        self.on(method, handler)
+
+    def outage(self, seconds: float, reply: Reply | int = 500) -> None:
+        """Every Web API call fails with ``reply`` (default HTTP 500) for the next ``seconds``."""
+        with self._cond:
+            self._down_reply = reply if isinstance(reply, Reply) else Reply(reply, "Internal Server Error")
+            self._down_until = time.monotonic() + seconds
+
+    def recover(self) -> None:
+        """End an :meth:`outage` now."""
+        with self._cond:
+            self._down_until = 0.0
 
     def on(self, method: str, handler: Handler) -> None:
         """A persistent handler for ``method``: gets the :class:`Call`, returns a dict or a Reply."""
@@ -254,6 +285,8 @@ class SlackStub:
 
     def _reply(self, call: Call) -> Reply:
         with self._cond:
+            if call.path.startswith("/api/") and time.monotonic() < self._down_until:
+                return self._down_reply
             queued = self._queued.get(call.method)
             if queued:
                 return queued.popleft()
@@ -281,6 +314,8 @@ class SlackStub:
             msg = {"type": "message", "channel": p.get("channel"), "ts": ts, "thread_ts": p.get("thread_ts"),
                    "text": p.get("text", ""), "blocks": call.json_param("blocks") or [], "user": self.bot_user_id,
                    "bot_id": self.bot_id}
+            if p.get("metadata"):
+                msg["metadata"] = call.json_param("metadata")
             with self._cond:
                 self.messages.append(msg)
             return {"ok": True, "channel": p.get("channel"), "ts": ts, "message": msg}
@@ -306,6 +341,8 @@ class SlackStub:
             with self._cond:
                 msgs = [x for x in self.messages if x["channel"] == p.get("channel")
                         and (x["ts"] == thread or x.get("thread_ts") == thread)]
+            if str(p.get("include_all_metadata")).lower() not in ("true", "1"):
+                msgs = [{k: v for k, v in x.items() if k != "metadata"} for x in msgs]
             return {"ok": True, "messages": msgs, "has_more": False}
         if m == "chat.getPermalink":
             ts = str(p.get("message_ts", "")).replace(".", "")

@@ -99,7 +99,7 @@ def test_fatal_errors_are_one_line_naming_the_setting(tmp_path: Path) -> None:
     port = _refused_port()
     db = _cli(tmp_path, "records", "list", DATABASE_URL=f"postgresql+psycopg://ppp:secret@127.0.0.1:{port}/ppp")
     assert db.returncode != 0
-    assert db.stderr.count("\n") == 1 and db.stderr.startswith("ppp-desk records: DATABASE_URL:"), db.stderr
+    assert db.stderr.count("\n") == 1 and db.stderr.startswith("ppp-desk records: DATABASE_URL="), db.stderr
     assert "secret" not in db.stderr and "Traceback" not in db.stderr
 
     bad = _cli(tmp_path, "sources", PPP_MAX_PAGES="0")

@@ -105,7 +105,9 @@ _FORBIDDEN_NAMES = {"internal_collection", "internal_dir", "InternalIndex", "ope
 # The answer engine and everything that serves businesses with its answers.  (bot/slack/app.py is the
 # composition root that loads every feature, the staff one included, so it is not on this list.)
 BUSINESS_PATH = ["bot/engine", "bot/answer.py", "bot/commands.py", "bot/evaluation.py",
-                 "bot/slack/listeners.py", "bot/slack/blocks.py", "bot/slack/context.py"]
+                 "bot/slack/listeners.py", "bot/slack/blocks.py", "bot/slack/context.py",
+                 "bot/slack/answering.py", "bot/slack/intake.py", "bot/slack/questions.py",
+                 "bot/slack/delivery.py"]
 
 
 def _business_files() -> list[Path]:

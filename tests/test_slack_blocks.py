@@ -12,7 +12,6 @@ import pytest
 
 from bot.answer import Answer, Source
 from bot.city import load_city
-from bot.language import detect_language
 from bot.slack import blocks as bk
 from bot.slack.listeners import is_user_dm, strip_mentions
 from bot.slack.logs import kv
@@ -158,11 +157,6 @@ def test_quote_modal_shows_the_whole_passage() -> None:
     assert "".join(b["text"]["text"] for b in view["blocks"][1:]).replace("> ", "").replace("\n", "") == passage
 
 
-@pytest.mark.parametrize(("text", "lang"), [
-    ("個人でも提案できますか？", "ja"), ("Can individuals apply?", "en"), ("PPPとは何ですか", "ja"),
-    ("123", "ja"), ("", "ja"), ("Who pays for the trial of 実証実験?", "ja")])
-def test_detect_language(text: str, lang: str) -> None:
-    assert detect_language(text) == lang
 
 
 def test_is_user_dm_filters_bots_edits_and_system_messages() -> None:

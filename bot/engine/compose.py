@@ -87,13 +87,13 @@ def finding(sentence: str, focus: tuple[str, ...], glossary: Glossary) -> str | 
     clauses = [c.strip() for c in glossary.clause_break.split(sentence) if c and c.strip()]
     if len(clauses) < 2:
         return None
+    # Only the closing clause is a statement on its own; the others end in a connective (…であり).
     tokens = [set(tokenize(c)) for c in clauses]
     scores = [sum(1 for n in focus if n in t) for t in tokens]
-    best = max(range(len(clauses)), key=lambda i: (scores[i], i))
-    if scores[best] == 0 or len(clauses[best]) < MIN_CLAUSE:
+    last = clauses[-1]
+    if scores[-1] == 0 or scores[-1] < max(scores) or len(last) < MIN_CLAUSE:
         return None
-    clause = clauses[best]
-    return clause if clause.endswith(("。", "！", "？")) else clause + "。"
+    return last if last.endswith(("。", "！", "？")) else last + "。"
 
 
 def english_gloss(texts: list[str], glossary: Glossary) -> str:
@@ -142,7 +142,7 @@ def compose(chosen: list[Candidate], language: str, city: CityProfile, glossary:
             who = "、".join(str(v) for v in (meta.get("city"), meta.get("partner")) if v)
             lines.append(f"・{normalize_chars(c.chunk.title)}{f'（{who}）' if who else ''}："
                          f"「{clip(c.unit.text, QUOTE_CHARS)}」{cite(c)}")
-        rest = [c for c in chosen if all(c.chunk.doc_id != x.chunk.doc_id for x in cases)][:1]
+        rest = []  # the list is the answer
     else:
         first, rest = chosen[0], chosen[1:]
         ref = cite(first)
@@ -173,12 +173,29 @@ def compose(chosen: list[Candidate], language: str, city: CityProfile, glossary:
     return lead_line, text, sources, layout.hits
 
 
+def asked_thing(ask: str, phrases: tuple[str, ...], kind: AnswerType) -> str | None:
+    """The noun phrase the question word asks about: 「締め切り日」 in 「締め切り日はいつですか」."""
+    text = normalize_chars(ask)
+    match = kind.ask.search(text.casefold())
+    if not match:
+        return None
+    for phrase in phrases:
+        end = text.find(phrase) + len(phrase)
+        # The question word follows the phrase ("…日はいつ") or ends it ("締め切り日は").
+        if phrase in text and -2 <= match.start() - end <= 3 and not kind.ask.fullmatch(phrase.casefold()):
+            return phrase
+    return None
+
+
 def missing_type_text(missing: list[AnswerType], related: Candidate | None, language: str,
-                      city: CityProfile, contact_text: str) -> tuple[str, str, list[Source]]:
+                      city: CityProfile, contact_text: str, ask: str = "",
+                      phrases: tuple[str, ...] = ()) -> tuple[str, str, list[Source]]:
     """"資料には締め切り日の記載はありません" + the closest passage as context + the desk's contact."""
     en = language == "en"
     kinds = (" or ".join(t.label("en") for t in missing) if en else "・".join(t.label("ja") for t in missing))
+    thing = None if en or len(missing) != 1 else asked_thing(ask, phrases, missing[0])
     lead = (f"The published documents do not state {kinds} for this." if en else
+            f"資料には、{thing}（{kinds}）の記載はありません。" if thing else
             f"資料には、ご質問の{kinds}についての記載はありません。")
     lines = [lead]
     sources: list[Source] = []

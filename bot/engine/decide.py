@@ -17,7 +17,7 @@ import numpy as np
 from bot.engine.evidence import FEATURES, Signals, Weights
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
-L2 = 5.0
+L2 = 20.0
 # Share of answerable training questions the fitted threshold may refuse.
 MAX_REFUSED = 0.05
 

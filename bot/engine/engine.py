@@ -30,6 +30,7 @@ from bot.engine.glossary import AnswerType, Glossary, load_glossary
 from bot.engine.question import Question, may_be_follow_up, parse
 from bot.engine.retrieve import Hit, RetrievalParams, Retriever, make_filter
 from bot.engine.safety import is_refusal
+from bot.language import detect_language
 from ingest.config import Settings
 from ingest.index import KnowledgeIndex, StoredChunk
 from ingest.lexical import content_nouns
@@ -43,7 +44,7 @@ CASE_TYPE = "case_study"
 # A unit with the expected kind of answer (a date, an amount…) is quoted when it is among the
 # TYPE_POOL best and within TYPE_REACH margins of the lead's score.
 TYPE_POOL = 15
-TYPE_REACH = 2.0
+TYPE_REACH = 1.0
 
 
 @dataclass(frozen=True)
@@ -152,8 +153,7 @@ class Engine:
         weights = weights or self.calibration.weights
         parts = list(q.ask_parts) if len(q.ask_parts) > 1 else []
         retrieval_ask = f"{q.ask} {q.expansion}".strip() if q.language == "en" else q.ask
-        vectors = self._embed([retrieval_ask, q.whole] + parts)
-        ask_vec, whole_vec, part_vecs = vectors[0], vectors[1], vectors[2:]
+        ask_vec, whole_vec = self._embed([retrieval_ask, q.whole])
         lexical = self.index.lexical_search(f"{q.whole} {q.expansion}", 30, keep=keep)
         bm25 = {c.id: s for c, s in lexical}
         candidates = self.scorer.score(q, ask_vec, whole_vec, bm25, weights, keep)
@@ -161,8 +161,9 @@ class Engine:
             # "Are there examples of …?" is answered from the published case studies only.
             cases_only = [c for c in candidates if c.chunk.doc_type == CASE_TYPE]
             candidates = cases_only or candidates
-        required = [self.scorer.part_best(v, content_nouns(p), candidates, weights)
-                    for p, v in zip(parts, part_vecs, strict=True)]
+        # Each question of a several-question message gets its own best unit: by its own nouns, so
+        # the message still costs one model call.
+        required = [self.scorer.part_best(content_nouns(p), candidates, weights) for p in parts]
         chosen = self.scorer.select(candidates, weights, [c for c in required if c is not None], q.phrases)
         signals = self.scorer.signals(q, candidates, chosen)
         missing = self._missing_types(q, candidates, chosen, weights)
@@ -201,7 +202,8 @@ class Engine:
         """The best unit of each published case study close to the best case's score."""
         best_per_doc: dict[str, Candidate] = {}
         for c in candidates:
-            if c.chunk.doc_type == CASE_TYPE and c.chunk.doc_id not in best_per_doc:
+            if c.chunk.doc_type == CASE_TYPE and c.chunk.doc_id not in best_per_doc \
+                    and self.scorer.leadable[c.unit.row]:
                 best_per_doc[c.chunk.doc_id] = c
         ranked = sorted(best_per_doc.values(), key=lambda c: -c.score)
         if not ranked:
@@ -269,17 +271,18 @@ class Engine:
         ``item_id`` names an evaluation item, so its decision uses the model that never saw it.
         """
         start = time.perf_counter()
-        q = self.read(question, history)
-        language = q.language
-        if not q.text:
+        raw = (question or "").strip()
+        language = detect_language(raw[:messages.MAX_QUESTION_CHARS])
+        if not raw:
             text = messages.empty_question_text(language)
             return Answer(question="", text=text, category="out_of_scope", abstained=True, language=language,
                           notice=messages.notice(language), lead=text, mode="abstain")
-        if len(q.text) > messages.MAX_QUESTION_CHARS:
+        if len(raw) > messages.MAX_QUESTION_CHARS:
             text = messages.too_long_text(messages.MAX_QUESTION_CHARS, language)
-            return Answer(question=q.text[:200] + "…", text=text, category="out_of_scope", abstained=True,
+            return Answer(question=raw[:200] + "…", text=text, category="out_of_scope", abstained=True,
                           language=language, notice=messages.notice(language), lead=text, mode="abstain",
                           latency_ms=(time.perf_counter() - start) * 1000)
+        q = self.read(raw, history)
         if is_refusal(q.text):
             return self._decline(q, True, start)
         q, evidence = self.understand(question, history, weights=self.calibration.weights_for(item_id),
@@ -289,7 +292,7 @@ class Engine:
         if evidence.missing_types:
             lead, text, sources = missing_type_text(
                 evidence.missing_types, evidence.chosen[0], language, self.city,
-                messages.abstain_contact(self.city, language))
+                messages.abstain_contact(self.city, language), q.ask, q.phrases)
             return Answer(question=q.text, text=text, category="out_of_scope", abstained=True, sources=sources,
                           latency_ms=(time.perf_counter() - start) * 1000, language=language,
                           notice=messages.notice(language), lead=lead, mode="abstain")

@@ -73,13 +73,12 @@ class Signals:
     sentence: float  # the lead unit's e5 similarity to the ask
     coverage: float  # idf share of the ask's nouns found in the chosen units' passages
     unknown: float  # idf share of the ask's nouns that occur nowhere in the documents
-    gap: float  # lead score minus the next passage's best score
 
     def vector(self) -> list[float]:
-        return [self.best, self.sentence, self.coverage, self.unknown, self.gap]
+        return [self.best, self.sentence, self.coverage, self.unknown]
 
 
-FEATURES = ("best", "sentence", "coverage", "unknown", "gap")
+FEATURES = ("best", "sentence", "coverage", "unknown")
 
 
 class EvidenceScorer:
@@ -156,16 +155,17 @@ class EvidenceScorer:
         leads = [c for c in out if self.leadable[c.unit.row]]
         return leads[:1] + [c for c in out if c is not (leads[0] if leads else None)]
 
-    def part_best(self, part_vec: np.ndarray, part_nouns: tuple[str, ...], candidates: list[Candidate],
+    def part_best(self, part_nouns: tuple[str, ...], candidates: list[Candidate],
                   weights: Weights) -> Candidate | None:
-        """The candidate that best answers one question sentence of a multi-question message."""
-        if not candidates:
-            return None
-        sims = self.index.unit_matrix @ part_vec
+        """The unit that best answers one question of a several-question message.
+
+        Meaning comes from the whole ask (one model call per message); what tells the questions
+        apart is each one's own nouns.
+        """
         lexical = self.lexical_shares(part_nouns)
         pool = [c for c in candidates[:60] if self.leadable[c.unit.row]]
-        return max(pool, default=None, key=lambda c: weights.sentence * float(sims[c.unit.row])
-                   + weights.passage * c.passage + weights.lexical * float(lexical[c.unit.row]))
+        return max(pool, default=None, key=lambda c: weights.sentence * c.sentence + weights.passage * c.passage
+                   + weights.lexical * float(lexical[c.unit.row]))
 
     def select(self, candidates: list[Candidate], weights: Weights, required: list[Candidate] = (),
                phrases: tuple[str, ...] = (), limit: int = MAX_QUOTES) -> list[Candidate]:
@@ -210,7 +210,7 @@ class EvidenceScorer:
 
     def signals(self, question: Question, candidates: list[Candidate], chosen: list[Candidate]) -> Signals:
         if not chosen:
-            return Signals(0.0, 0.0, 0.0, 1.0, 0.0)
+            return Signals(0.0, 0.0, 0.0, 1.0)
         lead = chosen[0]
         context: frozenset[str] = frozenset()
         for c in chosen:
@@ -218,6 +218,5 @@ class EvidenceScorer:
         nouns = question.nouns
         total = sum(self.weight(t) for t in nouns)
         unknown = sum(self.weight(t) for t in nouns if t not in self.vocabulary) / total if total else 1.0
-        other = next((c.score for c in candidates if c.unit.chunk_id != lead.unit.chunk_id), lead.score)
         return Signals(best=lead.score, sentence=lead.sentence, coverage=self._share(nouns, context),
-                       unknown=unknown, gap=lead.score - other)
+                       unknown=unknown)

@@ -45,15 +45,10 @@ def check_citations(text: str, n_passages: int) -> list[int] | None:
 
 class LLMComposer:
     def __init__(self, settings: Settings) -> None:
-        from langchain.chat_models import init_chat_model
+        from bot.llm import chat_model
 
-        kwargs: dict = {"timeout": settings.llm_timeout_s, "max_retries": 0}
-        if settings.llm_base_url:
-            kwargs["base_url"] = settings.llm_base_url
-        if settings.llm_api_key:
-            kwargs["api_key"] = settings.llm_api_key
         self.timeout = settings.llm_timeout_s
-        self.model = init_chat_model(settings.llm_model, **kwargs)
+        self.model = chat_model(settings)
 
     def _messages(self, answer: Answer, hits: list[Hit]) -> list[tuple[str, str]]:
         passages = "\n\n".join(

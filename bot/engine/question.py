@@ -19,6 +19,7 @@ from ingest.normalize import normalize
 
 _SENTENCE_END = re.compile(r"(?<=[。！？!?\n])|(?<=[.]) (?=[A-Z])")
 MAX_ASK_PARTS = 3
+WHOLE_CHARS = 80
 # A follow-up this short (in characters) is read with the previous turn even without a marker.
 SHORT_FOLLOW_UP = 12
 # Longer than this (in characters), a turn stands on its own whatever words it starts with.
@@ -47,8 +48,18 @@ class Question:
 
     @property
     def whole(self) -> str:
-        """The whole message (with its follow-up context): what finds passages."""
-        return f"{self.context} {self.normalized}".strip() if self.context else self.normalized
+        """The message around the ask (with its follow-up context): what finds passages.
+
+        Background far before the question ("弊社は…を製造しており…") costs the model time and
+        says little about the passage wanted: only WHOLE_CHARS characters before the ask are kept.
+        """
+        text = self.normalized
+        if re.sub(r"\s+", "", text) == re.sub(r"\s+", "", " ".join(self.ask_parts)):
+            return self.ask  # nothing but questions: the same text, embedded once
+        first = text.find(self.ask_parts[0]) if self.ask_parts else -1
+        if first > WHOLE_CHARS:
+            text = text[first - WHOLE_CHARS:]
+        return f"{self.context} {text}".strip() if self.context else text
 
     @property
     def is_follow_up(self) -> bool:

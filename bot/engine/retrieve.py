@@ -8,8 +8,9 @@ measured winner.  Per-document diversity keeps one long document from crowding o
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ingest.index import KnowledgeIndex, StoredChunk
 
@@ -56,6 +57,22 @@ def _normalize_scores(pairs: list[tuple[StoredChunk, float]]) -> dict[str, float
     return {c.id: (s - lo) / span if hi > lo else 1.0 for c, s in pairs}
 
 
+def rrf(rankings: Iterable[Sequence[Any]], k: int = RRF_K,
+        weights: Sequence[float] | None = None) -> dict[Any, float]:
+    """Reciprocal rank fusion of several rankings (of any hashable keys), scaled so that first place
+    in every ranking scores 1.0.  The one implementation: the engine and precedent search share it."""
+    rankings = [list(r) for r in rankings]
+    if not rankings:
+        return {}
+    weights = list(weights) if weights is not None else [1.0] * len(rankings)
+    fused: dict[Any, float] = {}
+    for weight, ranking in zip(weights, rankings, strict=True):
+        for rank, key in enumerate(ranking):
+            fused[key] = fused.get(key, 0.0) + weight / (k + rank + 1)
+    top = sum(weights) / (k + 1) or 1.0
+    return {key: score / top for key, score in fused.items()}
+
+
 def fuse(dense: list[tuple[StoredChunk, float]], lexical: list[tuple[StoredChunk, float]],
          params: RetrievalParams) -> list[Hit]:
     """Combine two ranked lists into one (pure; see ``MODES``)."""
@@ -67,10 +84,8 @@ def fuse(dense: list[tuple[StoredChunk, float]], lexical: list[tuple[StoredChunk
     elif params.mode == "bm25":
         scores = dict(lex_raw)
     elif params.mode == "rrf":
-        scores = {}
-        for weight, ranked in ((params.dense_weight, dense), (params.lexical_weight, lexical)):
-            for rank, (c, _) in enumerate(ranked):
-                scores[c.id] = scores.get(c.id, 0.0) + weight / (RRF_K + rank + 1)
+        scores = rrf([[c.id for c, _ in dense], [c.id for c, _ in lexical]],
+                     weights=[params.dense_weight, params.lexical_weight])
     elif params.mode == "score":
         dn, ln = _normalize_scores(dense), _normalize_scores(lexical)
         scores = {cid: params.dense_weight * dn.get(cid, 0.0) + params.lexical_weight * ln.get(cid, 0.0)

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine, inspect
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
-from bot.db import MIGRATIONS_DIR, Database, make_engine
+from bot.db import MIGRATIONS_DIR, Database, _reason, make_engine, safe_url
+from bot.errors import StartupError
 from bot.logs import OperatorError, mask_url
 from ingest.config import Settings
 
@@ -109,11 +111,15 @@ def state(settings: Settings) -> MigrationState:
         order = list(reversed(list(script.walk_revisions())))
         return MigrationState(url, False, (), tuple(sorted(script.get_heads())),
                               tuple((s.revision, (s.doc or "").strip().splitlines()[0]) for s in order), ())
-    engine = make_engine(url)
     try:
-        return state_of(engine, url)
-    finally:
-        engine.dispose()
+        engine = make_engine(url)
+        try:
+            return state_of(engine, url)
+        finally:
+            engine.dispose()
+    except (DBAPIError, NoSuchModuleError, ArgumentError, ModuleNotFoundError, OSError) as exc:
+        # The same line as bot.db.Database gives: the setting, the URL without its password, the reason.
+        raise StartupError(f"DATABASE_URL={safe_url(url)} cannot be used ({_reason(exc)})") from exc
 
 
 def problem(settings: Settings) -> str | None:

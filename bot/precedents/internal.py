@@ -26,7 +26,6 @@ from typing import Any
 
 import chromadb
 import numpy as np
-from chromadb.config import Settings as ChromaSettings
 from langchain_core.embeddings import Embeddings
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -35,7 +34,7 @@ from ingest.config import Settings
 from ingest.embeddings import get_embeddings
 from ingest.lexical import LexicalIndex, tokenize
 from ingest.normalize import normalize
-from ingest.store import INTERNAL_SPACE, SPACE_KEY
+from ingest.store import INTERNAL_SPACE, SPACE_KEY, open_client
 
 log = logging.getLogger(__name__)
 
@@ -157,13 +156,7 @@ def record_matches(view: RecordView, filters: Filters) -> bool:
 # --- I/O: the Chroma side ------------------------------------------------------------------------------
 def open_internal_client(settings: Settings) -> chromadb.ClientAPI:
     """The internal space's own embedded store (or the shared Chroma server, guarded by name/marker)."""
-    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-    if settings.chroma_host:
-        return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port,
-                                   settings=chroma_settings)
-    path = settings.internal_dir / "chroma"
-    path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    return open_client(settings, settings.internal_dir / "chroma")
 
 
 @dataclass

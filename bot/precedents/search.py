@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from bot.engine.retrieve import rrf
 from bot.precedents.filters import NO_FILTERS, Filters, fold, matches, parse_query, parse_scheme
 from bot.precedents.internal import InternalIndex, RecordView, get_internal_index
 from ingest.chunking import SECTION_SEP
@@ -31,7 +32,6 @@ from ingest.lexical import tokenize
 from ingest.normalize import normalize
 
 PUBLIC_TYPES = ("case_study", "agreement")
-RRF_K = 60
 _SUMMARY_CHARS = 90
 _CITY_RESOURCES = re.compile(r"提供リソース\s*\(\s*市\s*\)")
 _BUSINESS_RESOURCES = re.compile(r"提供リソース\s*\(\s*事業者\s*\)")
@@ -218,19 +218,6 @@ def record_precedent(view: RecordView, score: float) -> Precedent:
                      scheme=view.scheme, summary=one_line(view.summary), asks=view.asks, field=view.field,
                      citation=f"受付記録 {view.record_id}", link=view.link, record_id=view.record_id,
                      status=view.status, created_at=view.created_at, score=score)
-
-
-def rrf(rankings: Iterable[Sequence[Any]], k: int = RRF_K) -> dict[Any, float]:
-    """Reciprocal rank fusion, scaled so that first place in every ranking scores 1.0."""
-    rankings = [list(r) for r in rankings]
-    if not rankings:
-        return {}
-    fused: dict[Any, float] = {}
-    for ranking in rankings:
-        for rank, key in enumerate(ranking):
-            fused[key] = fused.get(key, 0.0) + 1.0 / (k + rank + 1)
-    top = len(rankings) / (k + 1)
-    return {key: score / top for key, score in fused.items()}
 
 
 def _best_per_key(hits: Iterable[tuple[Any, float]]) -> dict[Any, float]:

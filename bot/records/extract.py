@@ -233,14 +233,9 @@ def parse_llm_json(text: str) -> ProposalFields:
 
 def extract_llm(turns: list[ConvTurn], settings: Settings) -> ProposalFields:
     """Ask the configured chat model; raises on any failure (the caller falls back to rules)."""
-    from langchain.chat_models import init_chat_model
+    from bot.llm import chat_model
 
-    kwargs: dict = {"timeout": settings.llm_timeout_s, "max_retries": 0}
-    if settings.llm_base_url:
-        kwargs["base_url"] = settings.llm_base_url
-    if settings.llm_api_key:
-        kwargs["api_key"] = settings.llm_api_key
-    model = init_chat_model(settings.llm_model, **kwargs)
+    model = chat_model(settings)
     convo = "\n".join(f"{'Business' if t.role == 'user' else 'Desk assistant'}: {t.text}" for t in turns)
     reply = model.invoke([("system", _PROMPT), ("human", convo[-6000:])])
     content = reply.content if isinstance(reply.content, str) else json.dumps(reply.content)

@@ -6,7 +6,12 @@ thread delivers due rows, retrying with exponential backoff on any failure (429 
 ``Retry-After``, 5xx, connection errors, a channel the bot was not invited to yet) until Slack takes
 the post.  Because the queue is a table, a restart loses nothing: the next worker delivers what the
 last one left, and several processes can share the queue (a row is leased before it is sent).
-Delivery is at-least-once: a crash between Slack's "ok" and our commit can repeat one post.
+Delivery is at-least-once: a crash between Slack's "ok" and our commit can repeat one post;
+handlers that can look for their own earlier post (answers do) get ``OutboxJob.resumed`` for that.
+
+The same queue carries the business-facing answers (``bot.slack.answering``): each worker delivers
+only the kinds it has handlers for, so the records worker and the answers worker share one table,
+one lease protocol and one retry policy without taking each other's rows.
 """
 
 from __future__ import annotations
@@ -35,6 +40,10 @@ class OutboxJob:
     record_pk: int | None
     payload: dict
     attempts: int
+    # True when an earlier attempt may have reached Slack without us recording it: its lease ran out
+    # (the process died mid-send) or it failed after sending (5xx, timeout).  Handlers that can
+    # check whether their post already exists do so before posting again.
+    resumed: bool = False
 
 
 class Defer(Exception):  # noqa: N818 - a signal, not an error
@@ -116,12 +125,14 @@ class OutboxWorker:
             return list(s.scalars(
                 select(OutboxMessage.id)
                 .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now,
+                       OutboxMessage.kind.in_(list(self.handlers)),
                        or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now))
                 .order_by(OutboxMessage.id).limit(self.batch)))
 
     def _claim(self, job_id: int, now: datetime) -> OutboxJob | None:
         """Lease one row with a conditional UPDATE so that two workers never send it twice at once."""
         with self.db.session() as s:
+            stale = s.scalar(select(OutboxMessage.locked_until).where(OutboxMessage.id == job_id)) is not None
             claimed = s.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id == job_id, OutboxMessage.status == "pending",
@@ -131,7 +142,8 @@ class OutboxWorker:
             if claimed != 1:
                 return None
             row = s.get(OutboxMessage, job_id)
-            return OutboxJob(row.id, row.kind, row.record_pk, dict(row.payload or {}), row.attempts)
+            return OutboxJob(row.id, row.kind, row.record_pk, dict(row.payload or {}), row.attempts,
+                             resumed=stale or row.attempts > 0)
 
     def _finish(self, job: OutboxJob, *, sent: bool, error: str | None = None, delay_s: float = 0.0,
                 count_attempt: bool = True) -> None:
@@ -167,31 +179,50 @@ class OutboxWorker:
         for job_id in self._due_ids(utcnow()):
             if self._stop.is_set():
                 break
-            job = self._claim(job_id, utcnow())
-            if job is None:
-                continue
-            handler = self.handlers.get(job.kind)
-            try:
-                if handler is None:
-                    raise LookupError(f"no handler for {job.kind}")
-                handler(job)
-            except Defer as d:
-                self._finish(job, sent=False, error="deferred", delay_s=d.delay_s, count_attempt=False)
-            except Exception as exc:  # noqa: BLE001 - every failure is retried, never dropped
-                reason, retry_after = describe_error(exc)
-                delay = self.backoff(job.attempts + 1, retry_after)
-                log.warning("outbox %s #%s failed (attempt %s): %s; retry in %.1fs", job.kind, job.id,
-                            job.attempts + 1, reason, delay)
-                self._finish(job, sent=False, error=reason, delay_s=delay)
-            else:
-                self._finish(job, sent=True)
-                delivered += 1
+            delivered += self._deliver(job_id)
         return delivered
+
+    def deliver_now(self, dedupe_key: str) -> bool:
+        """Deliver the row queued under ``dedupe_key`` right away, in the caller's thread.
+
+        The answer path calls this just after its commit, so the happy path costs no hop to the
+        worker thread; a failure leaves the row pending (with its backoff) for the worker.
+        """
+        if not self.db.storage_present():
+            return False
+        with self.db.session() as s:
+            job_id = s.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key,
+                                                             OutboxMessage.status == "pending"))
+        return job_id is not None and self._deliver(job_id) == 1
+
+    def _deliver(self, job_id: int) -> int:
+        """Lease, send and settle one row: 1 when Slack took it, 0 otherwise (retried later)."""
+        job = self._claim(job_id, utcnow())
+        if job is None:
+            return 0
+        handler = self.handlers.get(job.kind)
+        try:
+            if handler is None:
+                raise LookupError(f"no handler for {job.kind}")
+            handler(job)
+        except Defer as d:
+            self._finish(job, sent=False, error="deferred", delay_s=d.delay_s, count_attempt=False)
+        except Exception as exc:  # noqa: BLE001 - every failure is retried, never dropped
+            reason, retry_after = describe_error(exc)
+            delay = self.backoff(job.attempts + 1, retry_after)
+            log.warning("outbox %s #%s failed (attempt %s): %s; retry in %.1fs", job.kind, job.id,
+                        job.attempts + 1, reason, delay)
+            self._finish(job, sent=False, error=reason, delay_s=delay)
+        else:
+            self._finish(job, sent=True)
+            return 1
+        return 0
 
     def next_due_in(self) -> float | None:
         """Seconds until the earliest pending row is due (``None`` when the queue is empty)."""
         with self.db.session() as s:
-            first = s.scalar(select(OutboxMessage.next_attempt_at).where(OutboxMessage.status == "pending")
+            first = s.scalar(select(OutboxMessage.next_attempt_at)
+                             .where(OutboxMessage.status == "pending", OutboxMessage.kind.in_(list(self.handlers)))
                              .order_by(OutboxMessage.next_attempt_at).limit(1))
         if first is None:
             return None
@@ -216,11 +247,11 @@ class OutboxWorker:
             self._wake.wait(wait)
             self._wake.clear()
 
-    def start(self) -> OutboxWorker:
+    def start(self, name: str = "records-outbox") -> OutboxWorker:
         """Start the background thread; its first pass delivers whatever a previous run left."""
         if self._thread is None or not self._thread.is_alive():
             self._stop.clear()
-            self._thread = threading.Thread(target=self._loop, name="records-outbox", daemon=True)
+            self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
             self._thread.start()
         return self
 

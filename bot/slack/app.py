@@ -18,13 +18,16 @@ from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.city import load_city
 from bot.db import Database, get_database
-from bot.slack import listeners
+from bot.errors import StartupError
+from bot.slack import intake, listeners
+from bot.slack.answering import AnswerService
 from bot.slack.context import SlackContext
 from bot.slack.dedupe import EventDeduper
-from bot.slack.logs import RedactSlackBodies, configure_slack_logging, kv, retry_handlers
+from bot.slack.logs import RedactSlackBodies, configure_slack_logging, error_code, kv, retry_handlers
 from bot.slack.staff import StaffDirectory
 from ingest.config import Settings
 
@@ -118,6 +121,7 @@ def build_app(settings: Settings, *, client: WebClient | None = None, engine: An
         raise ValueError("SLACK_SIGNING_SECRET is not set (required in HTTP mode)")
     configure_slack_logging()
     client = client or make_web_client(settings)
+    check_slack(client, settings)  # before loading anything heavy: a wrong token fails in a second
     if db is None:
         db = get_database(settings)
     if engine is None:
@@ -126,16 +130,49 @@ def build_app(settings: Settings, *, client: WebClient | None = None, engine: An
         engine = get_engine(settings)
     ctx = SlackContext(settings=settings, db=db, engine=engine, city=load_city(settings.knowledge_dir),
                        staff=StaffDirectory(settings, client), client=client, deduper=EventDeduper(db))
+    executor = TrackedExecutor(LISTENER_THREADS)
     app = App(client=client, signing_secret=settings.slack_signing_secret,
               request_verification_enabled=bool(settings.slack_signing_secret), process_before_response=False,
-              logger=_bolt_logger(), name="ppp-desk",
-              listener_executor=TrackedExecutor(LISTENER_THREADS))
+              logger=_bolt_logger(), name="ppp-desk", listener_executor=executor)
+    ctx.answers = AnswerService(ctx, executor)
+    intake.register(app, ctx.answers)  # before any listener: questions are stored before the ack
     listeners.register(app, ctx)
     features = _register_features(app, ctx)
     listeners.register_fallbacks(app, ctx)
     _CONTEXTS[app] = ctx
+    ctx.answers.start()  # delivers what a previous run left and answers what it left unanswered
     log.info(kv("slack_app_built", features=",".join(features) or "-", socket_mode=socket_mode))
     return app
+
+
+def check_slack(client: WebClient, settings: Settings) -> None:
+    """Fail at start-up, with one line naming the setting, when Slack cannot be used.
+
+    Bolt's own token check would raise a long traceback from deep inside the SDK instead.
+    """
+    quiet = logging.getLogger("bot.slack.startup_check")  # the SDK's per-attempt errors would bury our one line
+    quiet.setLevel(logging.CRITICAL)
+    quiet.propagate = False
+    probe = WebClient(token=client.token, base_url=client.base_url, timeout=10, retry_handlers=retry_handlers(),
+                      logger=quiet)
+    try:
+        probe.auth_test()
+    except SlackApiError as exc:
+        status = getattr(exc.response, "status_code", 200)
+        if status == 200:
+            raise StartupError(f"SLACK_BOT_TOKEN was refused by Slack ({error_code(exc.response.get('error'))})") from exc
+        raise StartupError(f"the Slack Web API at SLACK_API_URL={settings.slack_api_url} answered HTTP {status}") from exc
+    except Exception as exc:  # noqa: BLE001 - connection refused, DNS, TLS, timeouts
+        reason = getattr(exc, "reason", None) or exc
+        raise StartupError(f"the Slack Web API at SLACK_API_URL={settings.slack_api_url} is unreachable "
+                           f"({type(reason).__name__}: {str(reason)[:120]})") from exc
+
+
+def stop_background(app: App, timeout: float = 5.0) -> None:
+    """Stop the answer path's outbox worker and recovery sweeper (what they hold stays queued)."""
+    answers = _CONTEXTS[app].answers if app in _CONTEXTS else None
+    if answers is not None:
+        answers.stop(timeout)
 
 
 def context_of(app: App) -> SlackContext:

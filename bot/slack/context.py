@@ -39,6 +39,7 @@ class SlackContext:
     staff: StaffDirectory
     client: WebClient | None = None
     deduper: EventDeduper | None = None
+    answers: Any = None  # bot.slack.answering.AnswerService: the durable answer path (set by build_app)
     answer_pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=ANSWER_THREADS, thread_name_prefix="ppp-engine"))
 

@@ -1,7 +1,8 @@
 """Conversation turns per Slack thread: context for follow-ups, Q&A excerpts for drafts.
 
 A thread is identified by ``(channel, thread_ts)``.  The business-facing path records a turn for
-every answer it posts; follow-ups in the same thread read the earlier turns and pass them to the
+every answer it queues, in the transaction that queues it (the outbox delivers it until Slack takes
+it, so the asker will see it); follow-ups in the same thread read the earlier turns and pass them to the
 engine as :class:`~bot.engine.Turn`.  The records feature reads them with :func:`thread_turns`.
 """
 
@@ -10,7 +11,8 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from bot.answer import Answer
 from bot.db import Database
@@ -91,17 +93,29 @@ def sources_json(answer: Answer) -> list[dict]:
              "text": s.text, "doc_id": s.doc_id, "chunk_id": s.chunk_id} for s in answer.sources]
 
 
+def add_turn(session: Session, *, ref: str, channel: str, thread_ts: str, user: str, ts: str, surface: str,
+             answer: Answer, language: str, answer_ts: str | None = None) -> ConversationTurn:
+    """Add an exchange inside the caller's transaction (the answer path queues its post in the same one)."""
+    row = ConversationTurn(ref=ref, channel=channel, thread_ts=thread_ts or "", user=user or "",
+                           ts=ts or "", surface=surface, question=answer.question, answer=answer.text,
+                           category=answer.category, language=language, abstained=answer.abstained,
+                           sources=sources_json(answer), answer_ts=answer_ts)
+    session.add(row)
+    session.flush()
+    return row
+
+
 def record_turn(db: Database, *, ref: str, channel: str, thread_ts: str, user: str, ts: str, surface: str,
                 answer: Answer, language: str, answer_ts: str | None = None) -> int:
-    """Store an exchange once Slack accepted the answer (one write per answer, ts included).
-
-    Only answers the asker could see become context for follow-ups.
-    """
+    """Store an exchange in a transaction of its own."""
     with db.session() as session:
-        row = ConversationTurn(ref=ref, channel=channel, thread_ts=thread_ts or "", user=user or "",
-                               ts=ts or "", surface=surface, question=answer.question, answer=answer.text,
-                               category=answer.category, language=language, abstained=answer.abstained,
-                               sources=sources_json(answer), answer_ts=answer_ts)
-        session.add(row)
-        session.flush()
-        return row.id
+        return add_turn(session, ref=ref, channel=channel, thread_ts=thread_ts, user=user, ts=ts, surface=surface,
+                        answer=answer, language=language, answer_ts=answer_ts).id
+
+
+def set_answer_ts(db: Database, ref: str, answer_ts: str | None) -> None:
+    """Remember where Slack put the answer once it was delivered."""
+    if not answer_ts:
+        return
+    with db.session() as session:
+        session.execute(update(ConversationTurn).where(ConversationTurn.ref == ref).values(answer_ts=answer_ts))

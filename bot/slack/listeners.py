@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
@@ -23,13 +22,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bot import events
-from bot.answer import Answer
 from bot.language import detect_language
 from bot.slack import blocks as bk
 from bot.slack.context import SlackContext
-from bot.slack.history import context_turns, get_turn, new_ref, record_turn, thread_turns
+from bot.slack.history import get_turn, thread_turns
 from bot.slack.logs import error_code, kv, retry_handlers
 from bot.slack.models import Feedback, Handoff
+from bot.slack.questions import INTAKE_FAILED, QUESTION_ID, QuestionIn
 from bot.slack.texts import t
 
 log = logging.getLogger("bot.slack.listeners")
@@ -123,68 +122,43 @@ def tell_user(client: WebClient, body: dict[str, Any], text: str, blocks: list[d
 
 
 # ----------------------------------------------------------------------------------------------
-# the answer path
+# the answer path: questions are stored before the ack (bot.slack.intake) and answered durably
+# (bot.slack.answering); listeners only hand the stored question over, or apologize when it
+# could not be stored.
 
 
-def _answer(ctx: SlackContext, question: str, history: list, *, event_id: str | None) -> Answer | None:
-    try:
-        return ctx.ask(question, history)
-    except Exception as exc:  # noqa: BLE001 - the asker gets an apology instead of silence
-        log.exception(kv("engine_failed", event_id=event_id, error=type(exc).__name__))
-        return None
+def apologize_not_stored(ctx: SlackContext, client: WebClient, *, channel: str, thread_ts: str, question: str,
+                         event_id: str | None) -> None:
+    """The database refused the question: tell the asker once (the event was acked, Slack will not resend).
 
-
-def answer_in_thread(ctx: SlackContext, client: WebClient, *, channel: str, thread_ts: str, user: str,
-                     ts: str, question: str, surface: str, event_id: str | None,
-                     set_status: bool = False) -> None:
-    """Answer one question in its thread, with the thread's earlier turns as context."""
-    started = time.perf_counter()
-    if set_status:
-        call_api(client, "assistant.threads.setStatus", event_id=event_id, channel_id=channel,
-                 thread_ts=thread_ts, status=t(detect_language(question), "status_working"))
-    history = context_turns(ctx.db, channel, thread_ts)
-    answer = _answer(ctx, question, history, event_id=event_id)
-    if answer is None:
-        lang = detect_language(question)
-        call_api(client, "chat.postMessage", event_id=event_id, channel=channel, thread_ts=thread_ts,
-                 text=t(lang, "engine_error", contact=ctx.city.desk.contact_line(lang)))
-        return
-    lang = bk.answer_language(answer)
-    ref = new_ref()
-    blocks = bk.answer_blocks(answer, turn_ref=ref, channel=channel, thread_ts=thread_ts, city=ctx.city, lang=lang)
-    resp = call_api(client, "chat.postMessage", event_id=event_id, channel=channel, thread_ts=thread_ts,
-                    text=bk.fallback_text(answer, lang), blocks=blocks, unfurl_links=False, unfurl_media=False)
-    if resp is None:  # logged by call_api; an answer nobody saw is not context for a follow-up
-        if set_status:  # do not leave "checking the documents…" spinning over a failed answer
-            call_api(client, "assistant.threads.setStatus", event_id=event_id, channel_id=channel,
-                     thread_ts=thread_ts, status="")
-        return
-    try:
-        record_turn(ctx.db, ref=ref, channel=channel, thread_ts=thread_ts, user=user, ts=ts, surface=surface,
-                    answer=answer, language=lang, answer_ts=resp.get("ts"))
-    except SQLAlchemyError as exc:  # the answer is out; only its buttons and follow-up context are lost
-        log.error(kv("storage_failed", step="record_turn", event_id=event_id, error=type(exc).__name__))
-    log.info(kv("answer_posted", surface=surface, event_id=event_id, category=answer.category,
-                abstained=answer.abstained, sources=len(answer.sources), context_turns=len(history),
-                lang=lang, engine_ms=round(answer.latency_ms, 1),
-                total_ms=round((time.perf_counter() - started) * 1000, 1)))
+    Nothing was stored, so this apology cannot go through the outbox; it is the one direct post.
+    """
+    lang = detect_language(question)
+    call_api(client, "chat.postMessage", event_id=event_id, channel=channel, thread_ts=thread_ts,
+             text=t(lang, "storage_error", contact=ctx.city.desk.contact_line(lang)))
 
 
 def claim_or_apologize(ctx: SlackContext, client: WebClient, body: dict[str, Any], *, channel: str,
                        thread_ts: str, question: str) -> bool:
-    """``ctx.claim_event`` that turns a failed database write into an apology in the thread.
-
-    A read-only or unreachable database used to end the listener with an exception: the asker
-    heard nothing.  Now the asker is told, once (the event was acked, Slack does not resend it).
-    """
+    """``ctx.claim_event`` that turns a failed database write into an apology in the thread."""
     try:
         return ctx.claim_event(body)
     except SQLAlchemyError as exc:
         log.error(kv("storage_failed", step="claim_event", event_id=body.get("event_id"), error=type(exc).__name__))
-        lang = detect_language(question)
-        call_api(client, "chat.postMessage", event_id=body.get("event_id"), channel=channel, thread_ts=thread_ts,
-                 text=t(lang, "storage_error", contact=ctx.city.desk.contact_line(lang)))
+        apologize_not_stored(ctx, client, channel=channel, thread_ts=thread_ts, question=question,
+                             event_id=body.get("event_id"))
         return False
+
+
+def _hand_over(ctx: SlackContext, context: BoltContext, client: WebClient, body: dict[str, Any], *,
+               channel: str, thread_ts: str, question: str) -> None:
+    """Answer the question the intake middleware stored, or apologize if it could not store it."""
+    question_id = context.get(QUESTION_ID)
+    if question_id is not None:
+        ctx.answers.process(question_id)
+    elif context.get(INTAKE_FAILED):
+        apologize_not_stored(ctx, client, channel=channel, thread_ts=thread_ts, question=question,
+                             event_id=body.get("event_id"))
 
 
 def _post_help(ctx: SlackContext, client: WebClient, channel: str, thread_ts: str, lang: str,
@@ -218,45 +192,47 @@ def register(app: App, ctx: SlackContext) -> None:
     settings = ctx.settings
 
     # --- direct messages and the Assistant container ------------------------------------------
-    def answer_dm(body: dict, event: dict, client: WebClient) -> None:
+    def answer_dm(body: dict, event: dict, client: WebClient, context: BoltContext) -> None:
         if not is_user_dm(event):
             return  # edits, deletions, other bots, system messages
-        text = (event.get("text") or "").strip()
-        channel, ts = event["channel"], event["ts"]
-        thread_ts = event.get("thread_ts") or ts
-        if not claim_or_apologize(ctx, client, body, channel=channel, thread_ts=thread_ts, question=text):
-            return  # a redelivery (or the database failed: the asker was told)
-        in_thread = bool(event.get("thread_ts"))  # Slack's Assistant container always uses threads
-        if not text:
-            _post_help(ctx, client, channel, thread_ts, "ja", body.get("event_id"))
-            return
-        answer_in_thread(ctx, client, channel=channel, thread_ts=thread_ts, user=event["user"], ts=ts,
-                         question=text, surface="assistant" if in_thread else "dm",
-                         event_id=body.get("event_id"), set_status=in_thread)
+        _hand_over(ctx, context, client, body, channel=event["channel"], thread_ts=event.get("thread_ts") or event["ts"],
+                   question=(event.get("text") or "").strip())
 
-    app.event("message")(ack=_noop_ack, lazy=[answer_dm])
+    # Events are acked by Bolt before a listener runs; the question was stored before that ack.
+    app.event("message")(answer_dm)
 
     # --- mentions in channels -------------------------------------------------------------------
     def answer_mention(body: dict, event: dict, client: WebClient, context: BoltContext, say: Any) -> None:
         if event.get("bot_id") or event.get("subtype") or not event.get("user"):
             return
         user, channel = event["user"], event["channel"]
-        if not claim_or_apologize(ctx, client, body, channel=channel, thread_ts=event.get("thread_ts") or event["ts"],
-                                  question=event.get("text") or ""):
+        thread_ts = event.get("thread_ts") or event["ts"]
+        text = event.get("text") or ""
+        if context.get(QUESTION_ID) is not None or context.get(INTAKE_FAILED):
+            _hand_over(ctx, context, client, body, channel=channel, thread_ts=thread_ts, question=text)
             return
-        if (settings.desk_channel_id and channel == settings.desk_channel_id
-                and events.has_listener("desk_mention") and ctx.staff.is_staff(user, client)):
+        if not settings.desk_channel_id or channel != settings.desk_channel_id:
+            return  # not a question the intake could read (it stores every other mention)
+        # The desk channel: staff tools first (the intake left these mentions to us).
+        if not claim_or_apologize(ctx, client, body, channel=channel, thread_ts=thread_ts, question=text):
+            return
+        if ctx.staff.is_staff(user, client):
             events.call("desk_mention", event=event, client=client, ctx=ctx, say=say)
             return
-        question = strip_mentions(event.get("text") or "", context.bot_user_id)
-        thread_ts = event.get("thread_ts") or event["ts"]
-        if not question:
-            _post_help(ctx, client, channel, thread_ts, "ja", body.get("event_id"))
+        question = strip_mentions(text, context.bot_user_id)
+        try:  # someone else in the desk channel asked a question: answer it like any other
+            question_id = ctx.answers.receive(QuestionIn(
+                surface="mention", channel=channel, thread_ts=thread_ts, ts=event["ts"], user=user, text=question,
+                language=detect_language(question) if question else "ja"))
+        except SQLAlchemyError as exc:
+            log.error(kv("storage_failed", step="store_question", error=type(exc).__name__))
+            apologize_not_stored(ctx, client, channel=channel, thread_ts=thread_ts, question=question,
+                                 event_id=body.get("event_id"))
             return
-        answer_in_thread(ctx, client, channel=channel, thread_ts=thread_ts, user=user, ts=event["ts"],
-                         question=question, surface="mention", event_id=body.get("event_id"))
+        if question_id is not None:
+            ctx.answers.process(question_id)
 
-    app.event("app_mention")(ack=_noop_ack, lazy=[answer_mention])
+    app.event("app_mention")(answer_mention)
 
     def start_assistant_thread(body: dict, event: dict, client: WebClient) -> None:
         thread = event.get("assistant_thread") or {}
@@ -275,42 +251,34 @@ def register(app: App, ctx: SlackContext) -> None:
     app.event("assistant_thread_started")(ack=_noop_ack, lazy=[start_assistant_thread])
 
     # --- /ppp -------------------------------------------------------------------------------------
-    def ack_ppp(ack: Ack, body: dict, client: WebClient) -> None:
-        ack()
+    def answer_ppp(ack: Ack, body: dict, client: WebClient) -> None:
+        """Store the question, then ack, then answer (a command's ack waits for this function)."""
         text = (body.get("text") or "").strip()
-        if text.lower() in _DRAFT_WORDS:
-            open_draft(ctx, body, client, detect_language(text))
-
-    def answer_ppp(body: dict, client: WebClient) -> None:
-        text = (body.get("text") or "").strip()
-        if text.lower() in _DRAFT_WORDS:
-            return  # handled right after the ack
         lang = detect_language(text)
+        if text.lower() in _DRAFT_WORDS:
+            ack()
+            open_draft(ctx, body, client, lang)
+            return
         if text.lower() in _HELP_WORDS:
+            ack()
             tell_user(client, body, t(lang, "help"), bk.help_blocks(ctx.city.suggested_prompts, lang))
             return
-        started = time.perf_counter()
-        answer = _answer(ctx, text, [], event_id=None)
-        if answer is None:
-            tell_user(client, body, t(lang, "engine_error", contact=ctx.city.desk.contact_line(lang)))
-            return
-        lang = bk.answer_language(answer)
-        channel = body.get("channel_id") or ""
-        ref = new_ref()
-        blocks = bk.answer_blocks(answer, turn_ref=ref, channel=channel, thread_ts="", city=ctx.city, lang=lang)
         try:
-            record_turn(ctx.db, ref=ref, channel=channel, thread_ts="", user=body.get("user_id") or "", ts="",
-                        surface="slash", answer=answer, language=lang)  # before: the reply cannot report failure
+            if not ctx.db.storage_present():
+                raise SQLAlchemyError("database file missing")
+            question_id = ctx.answers.receive(QuestionIn(
+                surface="slash", channel=body.get("channel_id") or "", thread_ts="", ts="",
+                user=body.get("user_id") or "", text=text, language=lang, response_url=body.get("response_url")))
         except SQLAlchemyError as exc:
-            log.error(kv("storage_failed", step="record_turn", error=type(exc).__name__))
+            ack()
+            log.error(kv("storage_failed", step="store_question", error=type(exc).__name__))
             tell_user(client, body, t(lang, "storage_error", contact=ctx.city.desk.contact_line(lang)))
             return
-        tell_user(client, body, bk.fallback_text(answer, lang), blocks)
-        log.info(kv("answer_posted", surface="slash", category=answer.category, abstained=answer.abstained,
-                    sources=len(answer.sources), lang=lang, engine_ms=round(answer.latency_ms, 1),
-                    total_ms=round((time.perf_counter() - started) * 1000, 1)))
+        ack()
+        if question_id is not None:
+            ctx.answers.process(question_id)
 
-    app.command("/ppp")(ack=ack_ppp, lazy=[answer_ppp])
+    app.command("/ppp")(answer_ppp)
 
     # --- answer buttons ---------------------------------------------------------------------------
     def _turn_for(body: dict) -> tuple[dict, Any]:

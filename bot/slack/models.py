@@ -92,3 +92,38 @@ class Handoff(Base):
     desk_channel: Mapped[str] = mapped_column(String(32))
     desk_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PendingQuestion(Base):
+    """A question Slack handed us, stored *before* the ack so that an acked question is never lost.
+
+    Written in the same transaction as its :class:`ProcessedEvent` claim: a Slack retry of a stored
+    event is a duplicate, and a retry of an event whose process died before this commit is new.
+    ``status`` goes ``pending`` → ``answered`` (or ``apologized``) in the transaction that records
+    the turn and queues the reply in the outbox; the outbox then delivers it until Slack takes it.
+    ``owner``/``locked_until`` lease the question to the process answering it; a process that died
+    leaves a lease the next start (or another worker) takes over.  ``attempts`` counts leases, so a
+    question that keeps killing its answerer ends in an apology instead of a crash loop.
+    """
+
+    __tablename__ = "slack_questions"
+    __table_args__ = (Index("ix_slack_questions_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    surface: Mapped[str] = mapped_column(String(16))  # dm | assistant | mention | slash
+    channel: Mapped[str] = mapped_column(String(32))
+    thread_ts: Mapped[str] = mapped_column(String(32), default="")
+    ts: Mapped[str] = mapped_column(String(32), default="")  # the question's own message ts
+    user: Mapped[str] = mapped_column(String(32), default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    language: Mapped[str] = mapped_column(String(8), default="ja")
+    response_url: Mapped[str | None] = mapped_column(Text, nullable=True)  # /ppp: where the ephemeral reply goes
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    owner: Mapped[str | None] = mapped_column(String(96), nullable=True)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

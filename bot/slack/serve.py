@@ -228,9 +228,10 @@ def serve_worker(settings: Settings, sock: socket.socket, worker: int = 0) -> in
             log.error(kv("worker_loop_died", worker=worker))
             return 1
     server.shutdown()
-    from bot.slack.app import wait_idle
+    from bot.slack.app import stop_background, wait_idle
 
     drained = wait_idle(app, 30)  # answers already acked: Slack will not send them again
+    stop_background(app)  # what is still queued is delivered by the next start
     log.info(kv("worker_stopped", worker=worker, drained=drained))
     return 0
 
@@ -242,7 +243,14 @@ def _worker_main(settings: Settings, sock: socket.socket, worker: int, level: in
     configure_logging(settings, verbose=level <= logging.DEBUG)  # the parent's format and level
     configure_slack_logging()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when workers stop
-    sys.exit(serve_worker(settings, sock, worker))
+    from bot.errors import StartupError
+
+    try:
+        sys.exit(serve_worker(settings, sock, worker))
+    except StartupError as exc:
+        logging.getLogger("bot.slack.serve").debug("worker start failed", exc_info=True)
+        print(f"ppp-desk serve: {exc}", file=sys.stderr)
+        sys.exit(2)
 
 
 def supervise(settings: Settings, sock: socket.socket, workers: int) -> int:
