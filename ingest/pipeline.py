@@ -26,6 +26,7 @@ from ingest.lexical import tokenize
 from ingest.loaders import (
     EXTERNAL_PREFIX,
     Discovery,
+    LoadedDocument,
     LoadError,
     LoadLimits,
     check_size,
@@ -126,8 +127,54 @@ def prune_scope(root: Path, knowledge_dir: Path) -> Callable[[str, DocRecord], b
         rel = real_root.relative_to(real_knowledge).as_posix()
         prefix = "" if rel == "." else rel + "/"
         return lambda doc_id, rec: (doc_id.startswith(prefix) and not doc_id.startswith(EXTERNAL_PREFIX)
+                                    and not doc_id.startswith(PUBLISHED_PREFIX)
                                     and _source_under(rec, real_knowledge) is not False)
     return lambda _doc_id, rec: _source_under(rec, real_root) is True
+
+
+# Documents written into the store by the application (approved desk answers), not from files:
+# no folder's --prune touches them; they come and go through put_document / remove_document.
+PUBLISHED_PREFIX = "desk-answers/"
+
+
+def put_document(settings: Settings, store: ChunkStore, loaded: LoadedDocument, source: str) -> DocRecord:
+    """Store one document that has no file (an approved answer): chunks, units, vectors, manifest.
+
+    The same chunking, sentence units and embeddings as ``ingest``, in the same order (chunks →
+    manifest → old chunks deleted), so it is cited and retrieved like any other passage.
+    """
+    if not loaded.doc_id.startswith(PUBLISHED_PREFIX):
+        raise ValueError(f"document id {loaded.doc_id!r} must start with {PUBLISHED_PREFIX!r}")
+    chunks = chunk_document(loaded, settings.chunk_chars)
+    if not chunks:
+        raise LoadError("no text content after normalization")
+    old = store.documents().get(loaded.doc_id)
+    present = store.existing_ids([c.id for c in chunks])
+    missing = [c for c in chunks if c.id not in present]
+    if missing:
+        units, vectors = unit_metadata(missing, store.embeddings)
+        store.add_chunks(missing, [{"tokens": " ".join(tokenize(c.context_text())), **u}
+                                   for c, u in zip(missing, units, strict=True)], vectors)
+    digest = hashlib.sha256(f"v{PIPELINE_VERSION}/{CHUNK_FORMAT}/".encode() + loaded.text.encode()).hexdigest()
+    record = DocRecord(doc_id=loaded.doc_id, title=loaded.metadata["title"], doc_type=loaded.metadata["doc_type"],
+                       file_hash=digest, chunk_ids=tuple(c.id for c in chunks),
+                       ingested_at=datetime.now(UTC).isoformat(timespec="seconds"), source_path=source)
+    store.commit_documents([record])
+    if old:
+        store.delete_chunks(set(old.chunk_ids) - set(record.chunk_ids))
+    rebuild_lexical(settings, store)
+    return record
+
+
+def remove_document(settings: Settings, store: ChunkStore, doc_id: str) -> bool:
+    """Take a document out of the store (manifest first, so readers stop seeing it at once)."""
+    record = store.documents().get(doc_id)
+    if record is None:
+        return False
+    store.forget_document(doc_id)
+    store.delete_chunks(record.chunk_ids)
+    rebuild_lexical(settings, store)
+    return True
 
 
 def _reason(exc: Exception) -> str:

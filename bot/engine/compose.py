@@ -51,6 +51,8 @@ def label(c: Candidate) -> str:
     heading = c.unit.heading or _leaf(chunk.section)
     if heading.startswith(title):
         heading = heading[len(title):].lstrip(" >")
+    if chunk.doc_type == "desk_answer":  # cited as 「公民連携デスク回答（… 承認）」
+        return f"{title}："
     parts = [title] if chunk.doc_type == "case_study" else []
     parts.append(heading)
     return "".join(f"{p}：" for p in dict.fromkeys(parts) if p and p not in c.unit.text and len(p) <= 60)

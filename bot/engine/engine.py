@@ -39,6 +39,7 @@ from ingest.normalize import normalize
 log = logging.getLogger(__name__)
 K = 5
 VECTOR_CACHE = 2048
+REFRESH_S = 10.0
 MAX_CASES = 3
 CASE_TYPE = "case_study"
 # A unit with the expected kind of answer (a date, an amount…) is quoted when it is among the
@@ -79,6 +80,9 @@ class Engine:
         self.retriever = Retriever(self.index, params)
         self.calibration = calibration or load_calibration()
         self.scorer = EvidenceScorer(self.index)
+        self._reload_lock = threading.Lock()
+        self._seen_manifest = self._manifest_key()
+        self._checked_at = time.monotonic()
         self._embeddings = self.index.store.embeddings
         self._vector_cache: dict[str, np.ndarray] = {}
         self._cache_lock = threading.Lock()
@@ -90,6 +94,30 @@ class Engine:
             self._llm = LLMComposer(settings)
 
     # --- set-up ----------------------------------------------------------------------------------
+    def reload(self) -> None:
+        """Read the store again (an approved answer was published or withdrawn, maybe elsewhere)."""
+        with self._reload_lock:
+            self.index.reload()
+            self.scorer = EvidenceScorer(self.index)
+            self._seen_manifest = self._manifest_key()
+            self._checked_at = time.monotonic()
+
+    def _manifest_key(self) -> frozenset:
+        return frozenset((d, r.file_hash) for d, r in self.index.store.documents().items())
+
+    def refresh_if_changed(self, max_age_s: float = REFRESH_S) -> bool:
+        """Reload when the store's manifest changed since the last look (checked at most every few s).
+
+        Several server processes share one store: an answer approved in one must be found by all.
+        """
+        if time.monotonic() - self._checked_at < max_age_s:
+            return False
+        self._checked_at = time.monotonic()
+        if self._manifest_key() == self._seen_manifest:
+            return False
+        self.reload()
+        return True
+
     def _category_vectors(self) -> tuple[list[str], np.ndarray]:
         names = list(self.glossary.categories)
         if not names:
@@ -282,6 +310,7 @@ class Engine:
             return Answer(question=raw[:200] + "…", text=text, category="out_of_scope", abstained=True,
                           language=language, notice=messages.notice(language), lead=text, mode="abstain",
                           latency_ms=(time.perf_counter() - start) * 1000)
+        self.refresh_if_changed()
         q = self.read(raw, history)
         if is_refusal(q.text):
             return self._decline(q, True, start)
