@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from bot import events
+from bot.config import Settings
 from bot.precedents import setup
 from bot.precedents.filters import Filters
 from bot.precedents.internal import InternalIndex, get_internal_index, open_internal_client, record_view
 from bot.precedents.search import search_precedents
-from ingest.config import Settings
 from ingest.store import ChunkStore, WallViolation
 
 LIGHTBLUE = "cases/aomori-lightblue-pedestrian-ai"

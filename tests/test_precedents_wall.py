@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.config import PROJECT_ROOT, Settings
 from bot.precedents.internal import get_internal_index
 from bot.precedents.search import search_precedents
-from ingest.config import PROJECT_ROOT, Settings
 from ingest.store import ChunkStore
 
 ADVERSARIAL = [

@@ -30,11 +30,11 @@ from slack_helpers import (
     slack_settings_fixture,  # noqa: F401
     slack_stub_fixture,  # noqa: F401
 )
-from slack_stub import BOT_ID, BOT_USER_ID, SlackStub
 from sqlalchemy import select
 
+from bench.slack_stub import BOT_ID, BOT_USER_ID, SlackStub
 from bot import events
-from bot.answer import Answer
+from bot.engine.answer import Answer
 from bot.slack.history import thread_turns
 from bot.slack.models import Feedback, Handoff, ProcessedEvent
 

@@ -36,6 +36,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import events
 from bot.city import CityProfile
+from bot.config import Settings
 from bot.db import Database, utcnow
 from bot.language import detect_language
 from bot.records import blocks as rb
@@ -55,7 +56,6 @@ from bot.records.service import (
 from bot.records.validate import normalize_contact, validate
 from bot.slack.escape import escape
 from bot.slack.sealed import seal, unseal
-from ingest.config import Settings
 
 log = logging.getLogger("bot.records.slack")
 

@@ -21,6 +21,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.city import load_city
+from bot.config import Settings
 from bot.db import Database, get_database
 from bot.errors import StartupError
 from bot.slack import intake, listeners
@@ -29,7 +30,6 @@ from bot.slack.context import SlackContext
 from bot.slack.dedupe import EventDeduper
 from bot.slack.logs import RedactSlackBodies, configure_slack_logging, error_code, kv, retry_handlers
 from bot.slack.staff import StaffDirectory
-from ingest.config import Settings
 
 log = logging.getLogger("bot.slack.app")
 

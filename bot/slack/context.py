@@ -13,13 +13,13 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from bot.answer import Answer
 from bot.city import CityProfile
+from bot.config import Settings
 from bot.db import Database
 from bot.engine import Turn
+from bot.engine.answer import Answer
 from bot.slack.dedupe import EventDeduper
 from bot.slack.staff import StaffDirectory
-from ingest.config import Settings
 
 # Answers are CPU-bound and the embedding model serializes its calls anyway.  Measured on the
 # bundled model: the same query takes 2-3x longer on a thread the engine has not run on before
