@@ -181,16 +181,28 @@ def test_turn_shapes_and_language() -> None:
 
 
 def test_llm_prefill_through_init_chat_model_then_rules_fill_the_gaps(tmp_path) -> None:
-    reply = ('Here you go: {"org_name": "青森テック", "title": "AIバスの実証", '
+    # Not every provider enforces the schema: an out-of-range choice must still be dropped.
+    reply = ('{"org_name": "青森テック", "title": "AIバスの実証", '
              '"scheme": "trial", "kind": "nonsense", "asks": ["data", "bogus"]}')
     with fake_chat_model(reply) as model:
         settings = make_settings(tmp_path, LLM_MODEL="openai:gpt-4o-mini", LLM_API_KEY="sk-test",
                                  LLM_BASE_URL=model.url)
         got = extract([ConvTurn("user", "株式会社青森テックです。費用は自社負担で実証したい。")], settings)
     assert model.requests and "株式会社青森テック" in json.dumps(model.requests[0], ensure_ascii=False)
+    schema = model.requests[0]["response_format"]["json_schema"]["schema"]  # structured output, not prose
+    assert set(schema["properties"]["scheme"]["enum"]) == {"partnership", "trial", "undecided"}
     assert got.org_name == "青森テック" and got.title == "AIバスの実証"  # the model's reading
     assert got.kind == "open"  # its invalid choice was dropped; the rules filled it
     assert got.asks == ["data"] and got.cost_burden == "self"
+
+
+def test_llm_reply_that_is_not_the_schema_falls_back_to_rules(tmp_path) -> None:
+    turns = [ConvTurn("user", "株式会社青森テックです。実証実験をしたい。")]
+    with fake_chat_model("Sure! The company is 青森テック.") as model:
+        settings = make_settings(tmp_path, LLM_MODEL="openai:gpt-4o-mini", LLM_API_KEY="sk-test",
+                                 LLM_BASE_URL=model.url)
+        assert extract(turns, settings) == extract(turns)
+    assert model.requests
 
 
 def test_llm_failure_falls_back_to_rules(tmp_path) -> None:

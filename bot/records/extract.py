@@ -9,7 +9,6 @@ Everything prefilled stays editable in the modal, so a wrong guess costs one edi
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Iterable
@@ -199,25 +198,34 @@ def extract_rules(turns: list[ConvTurn]) -> ProposalFields:
 
 _PROMPT = (
     "You prepare a draft proposal form for a Japanese city's public-private partnership desk from a "
-    "conversation with a business. Reply with ONE JSON object only, no prose. Keys (omit unknown ones): "
-    "org_name, org_type (corporation|sole_proprietor|npo|university|individual|other), title (<= 60 chars), "
-    "summary (<= 600 chars), city_issue, kind (open|themed), scheme (partnership|trial|undecided), "
-    "asks (list of field|data|pr|regulation|premises|other), cost_burden (self|city_budget|undecided), "
-    "schedule, place, personal_info (yes|no|unknown), third_party_ip (yes|no|unknown). "
-    "Use only facts the business stated; write values in the business's language."
+    "conversation with a business. Fill only the fields the business stated facts for; omit the rest. "
+    "Write values in the business's language."
 )
 _TEXT_FIELDS = {"org_name": 200, "title": 100, "summary": 1000, "city_issue": 1000, "schedule": 200,
                 "place": 200}
+_DESCRIPTIONS = {"title": "at most 60 characters", "summary": "at most 600 characters"}
 
 
-def parse_llm_json(text: str) -> ProposalFields:
-    """Keep only well-formed values from a model's JSON reply (unknown choices are dropped)."""
-    start, end = text.find("{"), text.rfind("}")
-    if start < 0 or end <= start:
-        raise ValueError("no JSON object in the model's reply")
-    raw = json.loads(text[start:end + 1])
+def prefill_schema() -> dict:
+    """The JSON Schema the chat model fills (``with_structured_output``): our fields and choices.
+
+    Choices are listed as enums; values outside them are still dropped by :func:`prefill_fields`,
+    because not every provider enforces a schema.
+    """
+    props: dict[str, dict] = {name: {"type": "string", **({"description": _DESCRIPTIONS[name]}
+                                                           if name in _DESCRIPTIONS else {})}
+                              for name in _TEXT_FIELDS}
+    for name, choices in CHOICES.items():
+        enum = {"type": "string", "enum": list(choices)}
+        props[name] = {"type": "array", "items": enum} if name == "asks" else enum
+    return {"title": "proposal_prefill", "description": "Draft proposal fields stated by the business.",
+            "type": "object", "properties": props}
+
+
+def prefill_fields(raw: object) -> ProposalFields:
+    """Keep only well-formed values from the model's structured reply (unknown choices are dropped)."""
     if not isinstance(raw, dict):
-        raise ValueError("the model's reply is not a JSON object")
+        raise ValueError("the model's reply is not an object")
     data: dict = {}
     for name, limit in _TEXT_FIELDS.items():
         if isinstance(raw.get(name), str):
@@ -232,14 +240,12 @@ def parse_llm_json(text: str) -> ProposalFields:
 
 
 def extract_llm(turns: list[ConvTurn], settings: Settings) -> ProposalFields:
-    """Ask the configured chat model; raises on any failure (the caller falls back to rules)."""
+    """Ask the configured chat model for the fields; raises on any failure (the caller falls back to rules)."""
     from bot.llm import chat_model
 
-    model = chat_model(settings)
+    model = chat_model(settings).with_structured_output(prefill_schema())
     convo = "\n".join(f"{'Business' if t.role == 'user' else 'Desk assistant'}: {t.text}" for t in turns)
-    reply = model.invoke([("system", _PROMPT), ("human", convo[-6000:])])
-    content = reply.content if isinstance(reply.content, str) else json.dumps(reply.content)
-    return parse_llm_json(content)
+    return prefill_fields(model.invoke([("system", _PROMPT), ("human", convo[-6000:])]))
 
 
 def extract(turns: Iterable, settings: Settings | None = None) -> ProposalFields:
