@@ -14,7 +14,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,7 +28,7 @@ from slack_helpers import (
 )
 from slack_stub import SlackStub
 
-from bot.slack.serve import BACKLOG, WORKER_CONNECTIONS, run
+from bot.slack.serve import BACKLOG, MAX_BODY_BYTES, WORKER_CONNECTIONS, run
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +47,7 @@ def _ready(server: ServerProcess) -> int:
     return sum("event=worker_ready" in line for line in server.lines)
 
 
-def _wait(predicate, timeout: float, what: str, server: ServerProcess) -> None:  # noqa: ANN001
+def _wait(predicate: Callable[[], bool], timeout: float, what: str, server: ServerProcess) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -97,10 +97,12 @@ def test_unsigned_and_forged_requests_get_401(server: ServerProcess, fresh_stub:
     forged = SlackSender(server.sender.base_url, secret="not-the-signing-secret")
     assert forged.post(body, "application/json").status == 401
     assert server.sender.post("{x", "application/json").status == 400  # signed, but not a payload
+    assert server.sender.post("x" * (MAX_BODY_BYTES + 1), "application/json").status == 413
     time.sleep(0.5)
     assert fresh_stub.calls("chat.postMessage") == []
     assert sum("event=http_request_refused status=401 reason=missing" in x for x in server.lines) == 1
     assert sum("status=401 reason=bad_signature" in x for x in server.lines) == 1
+    assert sum("status=413 reason=too_large" in x for x in server.lines) == 1
     assert "署名のない質問です" not in "".join(server.lines)
 
 
