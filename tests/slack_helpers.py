@@ -2,8 +2,10 @@
 
 - Signing, payload builders and :class:`SlackSender` live in ``bench/slack_payloads.py`` (the
   benchmarks use them without pytest) and are re-exported here.
-- :func:`running_app` runs the real HTTP server
-  of ``ppp-desk serve`` (``bot.slack.serve``) around ``build_app`` on loopback.
+- :func:`running_app` serves ``build_app`` through
+  the WSGI edge of ``ppp-desk serve`` (``bot.slack.serve.SlackWSGI``: signature on the raw bytes,
+  ``/healthz``, Bolt's WSGI adapter) on loopback, in this process, with the standard library's
+  threaded WSGI server standing in for gunicorn (``tests/test_slack_serve.py`` runs gunicorn itself).
 - Fixtures (import them into a test module): ``slack_stub``, ``slack_settings``, ``slack_app``.
 
 Other features' tests reuse all of this; nothing here replaces our own code paths.
@@ -11,11 +13,14 @@ Other features' tests reuse all of this; nothing here replaces our own code path
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from socketserver import ThreadingMixIn
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 
@@ -86,13 +91,23 @@ class RunningApp:
         assert wait_idle(self.app, timeout), "listeners still running"
 
 
+class _QuietWSGIHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        """No access log: the edge logs its own lines (as under gunicorn)."""
+
+
+class _ThreadedWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    block_on_close = False
+
+
 @contextmanager
 def running_app(settings: Settings, stub: SlackStub, *, engine: Any = None, db: Any = None) -> Iterator[RunningApp]:
-    """``build_app`` served by ``bot.slack.serve``'s HTTP server on 127.0.0.1 (a free port)."""
+    """``build_app`` behind ``SlackWSGI`` on 127.0.0.1 (a free port)."""
     from bot import events
     from bot.db import Database
     from bot.slack.app import build_app, context_of, stop_background, wait_idle
-    from bot.slack.serve import bind_socket, start_http_server
+    from bot.slack.serve import SlackWSGI
 
     events.unsubscribe_all()  # hooks are process-global; each app registers its features afresh
     own_db = db is None
@@ -103,9 +118,14 @@ def running_app(settings: Settings, stub: SlackStub, *, engine: Any = None, db: 
         if own_db:
             db.dispose()
         raise
-    server, thread = start_http_server(app, bind_socket("127.0.0.1", 0))
+    server = make_server("127.0.0.1", 0, SlackWSGI(app), server_class=_ThreadedWSGIServer,
+                         handler_class=_QuietWSGIHandler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                              name="ppp-test-http", daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}"
     try:
-        yield RunningApp(app, context_of(app), server, server.url, SlackSender(server.url), stub)
+        yield RunningApp(app, context_of(app), server, url, SlackSender(url), stub)
     finally:
         server.shutdown()
         server.server_close()

