@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     desk_staff_user_ids: str = Field(default="", alias="DESK_STAFF_USER_IDS")
     port: int = Field(default=3000, alias="PORT")
     workers: int = Field(default=1, alias="PPP_WORKERS")
+    # --- knowledge loop ------------------------------------------------------------------------
+    question_retention_days: int = Field(default=180, gt=0, alias="QUESTION_RETENTION_DAYS")
+    # Weekly digest to the desk channel, e.g. "mon 09:00" (JST); empty: no digest.
+    digest_schedule: str = Field(default="", alias="DIGEST_SCHEDULE")
 
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     # "text" (one line per event) or "json" (one object per line, for log shippers).
