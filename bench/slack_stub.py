@@ -81,7 +81,7 @@ class Reply:
     """A programmed response: HTTP status, JSON (or text) body, extra headers."""
 
     status: int = 200
-    body: dict[str, Any] | str | None = None
+    body: dict[str, Any] | str | bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -102,6 +102,7 @@ class SlackStub:
         self.users: dict[str, dict[str, Any]] = {}  # users.info overrides by user id
         self.usergroups: dict[str, list[str]] = {}  # usergroups.users.list by group id
         self.socket_mode_url: str | None = None  # what apps.connections.open returns
+        self.files: dict[str, tuple[dict[str, Any], bytes]] = {}  # files.info objects and their bytes
         self._down_until = 0.0  # monotonic time until which every Web API call fails (an outage)
         self._down_reply = Reply(500, "Internal Server Error")
         self._server: ThreadingHTTPServer | None = None
@@ -207,6 +208,20 @@ class SlackStub:
         with self._cond:
             self._down_until = 0.0
 
+    def add_file(self, file_id: str, name: str, data: bytes, *, mimetype: str = "application/octet-stream",
+                 filetype: str = "", user: str = "") -> dict[str, Any]:
+        """A file shared in Slack: ``files.info`` returns it, its ``url_private`` serves ``data``.
+
+        Returns the file object as it appears in a message's ``files`` list.
+        """
+        url = f"{self.base_url}/files-pri/{self.team_id}-{file_id}/{name}"
+        info = {"id": file_id, "name": name, "title": name, "mimetype": mimetype,
+                "filetype": filetype or name.rsplit(".", 1)[-1], "size": len(data), "user": user,
+                "url_private": url, "url_private_download": url + "?download=1", "mode": "hosted"}
+        with self._cond:
+            self.files[file_id] = (info, data)
+        return dict(info)
+
     def on(self, method: str, handler: Handler) -> None:
         """A persistent handler for ``method``: gets the :class:`Call`, returns a dict or a Reply."""
         self._handlers[method] = handler
@@ -262,6 +277,8 @@ class SlackStub:
             method = parts.path[len("/api/"):]
         elif parts.path.startswith("/response/"):
             method = "response_url"
+        elif parts.path.startswith("/files-pri/"):
+            method = "files.download"
         else:
             method = parts.path
         call = Call(method=method, path=parts.path, params=params,
@@ -273,6 +290,8 @@ class SlackStub:
             self._cond.notify_all()
         if isinstance(reply.body, dict):
             data, ctype_out = json.dumps(reply.body, ensure_ascii=False).encode(), "application/json; charset=utf-8"
+        elif isinstance(reply.body, bytes):
+            data, ctype_out = reply.body, "application/octet-stream"
         else:
             data, ctype_out = (reply.body or "").encode(), "text/plain; charset=utf-8"
         req.send_response(reply.status)
@@ -296,6 +315,12 @@ class SlackStub:
         if call.method == "response_url":
             return Reply(200, "ok")
         auth = call.headers.get("authorization", "")
+        if call.method == "files.download":  # like Slack: the bot token in the header, else a login page
+            found = next((data for info, data in self.files.values() if call.path == urlsplit(info["url_private"]).path),
+                         None)
+            if found is None:
+                return Reply(404, "not found")
+            return Reply(200, found) if auth.startswith("Bearer xoxb-") else Reply(200, "<html>login</html>")
         if not auth.startswith("Bearer ") and "token" not in call.params:
             return Reply(200, {"ok": False, "error": "not_authed"})
         return Reply(200, self._default(call))
@@ -344,6 +369,10 @@ class SlackStub:
             if str(p.get("include_all_metadata")).lower() not in ("true", "1"):
                 msgs = [{k: v for k, v in x.items() if k != "metadata"} for x in msgs]
             return {"ok": True, "messages": msgs, "has_more": False}
+        if m == "files.info":
+            with self._cond:
+                found = self.files.get(str(p.get("file", "")))
+            return {"ok": True, "file": dict(found[0])} if found else {"ok": False, "error": "file_not_found"}
         if m == "chat.getPermalink":
             ts = str(p.get("message_ts", "")).replace(".", "")
             return {"ok": True, "channel": p.get("channel"),

@@ -42,6 +42,11 @@ class Settings(IngestSettings):
     port: int = Field(default=3000, alias="PORT")
     workers: int = Field(default=1, alias="PPP_WORKERS")
 
+    # --- knowledge loop ------------------------------------------------------------------------
+    question_retention_days: int = Field(default=180, gt=0, alias="QUESTION_RETENTION_DAYS")
+    # Weekly digest to the desk channel, e.g. "mon 09:00" (JST); empty: no digest.
+    digest_schedule: str = Field(default="", alias="DIGEST_SCHEDULE")
+
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     # "text" (one line per event) or "json" (one object per line, for log shippers).
     log_format: str = Field(default="text", alias="LOG_FORMAT")

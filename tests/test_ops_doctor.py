@@ -83,7 +83,7 @@ def test_everything_in_place_is_all_green_and_only_reads(store: Settings, stub: 
     out = capsys.readouterr().out
     assert code == 0, out
     assert out.count("✓") == 8 and "✗" not in out and out.rstrip().endswith("doctor: serve would work")
-    assert "all 9 scopes of manifest.yaml granted" in out and "#ppp-desk-staff" in out and "2 members" in out
+    assert "all 10 scopes of manifest.yaml granted" in out and "#ppp-desk-staff" in out and "2 members" in out
     assert sorted({c.method for c in stub.calls()}) == ["auth.test", "conversations.info", "usergroups.users.list"]
 
 

@@ -28,6 +28,8 @@ DOC_TYPE = "desk_answer"
 MAX_QUESTION = 500
 MAX_ANSWER = 4000
 ORG = "〔事業者〕"
+# Documents staff added from Slack (「ナレッジに追加」) share the application's prefix but are not answers.
+FILES_PREFIX = f"{PUBLISHED_PREFIX}files/"
 
 
 class DeskAnswerError(ValueError):
@@ -131,7 +133,8 @@ class DeskAnswers:
 
         Returns (published, removed).
         """
-        stored = {d for d in self.store.documents() if d.startswith(PUBLISHED_PREFIX)}
+        stored = {d for d in self.store.documents()
+                  if d.startswith(PUBLISHED_PREFIX) and not d.startswith(FILES_PREFIX)}
         active = {doc_id(r.answer_id): r for r in self.active()}
         published = 0
         for did, row in active.items():

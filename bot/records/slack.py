@@ -486,6 +486,8 @@ def publish_home(rt: Runtime, client: WebClient, user: str) -> None:
         records = rt.service.list(proposer=user, include_drafts=True, limit=50)
         langs = {r.language for r in records}
         view = rb.home_business(records, "en" if langs == {"en"} else "ja")
+    extra = events.call("home_sections", user=user, staff=staff, client=client) or []  # the knowledge loop's
+    view["blocks"] = view["blocks"][:100 - len(extra)] + extra
     client.views_publish(user_id=user, view=view)
 
 
@@ -501,6 +503,7 @@ def register(app: App, ctx: Any, *, worker_options: dict | None = None) -> Runti
         old.worker.stop()
     weakref.finalize(ctx, shutdown_key, id(ctx))
     events.subscribe("open_draft", _on_open_draft)
+    events.subscribe("publish_home", lambda user, client, **_: publish_home(rt, client, user))
     is_staff = ctx.staff.is_staff
 
     # --- entry points we own --------------------------------------------------------------------

@@ -25,6 +25,7 @@ from typing import Any
 from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot import events
 from bot.db import utcnow
 from bot.engine.answer import Answer
 from bot.records.outbox import OutboxWorker, enqueue
@@ -197,6 +198,8 @@ class AnswerService:
                     context_turns=context, lang=reply.language,
                     engine_ms=round(a.latency_ms, 1) if a else None,
                     total_ms=round((time.perf_counter() - started) * 1000, 1)))
+        if a is not None:  # the knowledge loop logs it (masked), after the asker has the reply
+            events.publish("question_answered", question=q, answer=a, ref=reply.ref, language=reply.language)
 
     def _set_status(self, q: Question, status: str) -> None:
         try:

@@ -33,7 +33,7 @@ from bot.slack.staff import StaffDirectory
 
 log = logging.getLogger("bot.slack.app")
 
-FEATURE_MODULES = ("bot.records.slack", "bot.precedents.slack")
+FEATURE_MODULES = ("bot.records.slack", "bot.precedents.slack", "bot.knowledge_loop.slack")
 
 # Threads for acks and lazy listeners.  Answers themselves run on ctx.answer_pool (one engine
 # thread), so a burst of questions parks here cheaply and never delays the next ack.

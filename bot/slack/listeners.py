@@ -306,6 +306,7 @@ def register(app: App, ctx: SlackContext) -> None:
             except IntegrityError:
                 continue
         log.info(kv("feedback_stored", rating=rating, category=turn.category))
+        events.publish("answer_feedback", turn_ref=turn.ref, rating=rating)
         tell_user(client, body, t(turn.language, "thanks_feedback_up" if rating > 0 else "thanks_feedback_down"))
 
     def feedback_up(body: dict, client: WebClient) -> None:
@@ -399,6 +400,7 @@ def hand_off(ctx: SlackContext, client: WebClient, body: dict[str, Any]) -> None
         tell_user(client, body, t(lang, "handoff_failed", contact=contact))
         return
     log.info(kv("handoff_posted", turns=len(turns)))
+    events.publish("handed_off", turn_ref=turn.ref)
     if turn.thread_ts:
         call_api(client, "chat.postMessage", channel=turn.channel, thread_ts=turn.thread_ts,
                  text=t(lang, "handoff_sent"))

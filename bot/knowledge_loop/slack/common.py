@@ -1,0 +1,114 @@
+"""What every part of the knowledge loop's Slack surface shares: staff checks, sealed modal metadata,
+the shared store, engine reloads, and the notices outbox.
+
+Only ``settings``, ``db``, ``engine``, ``city``, ``staff`` and ``client`` of the app context are used,
+so the feature keeps working when the context object is reshaped around it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.exc import IntegrityError
+
+from bot.records.outbox import OutboxJob, OutboxWorker, enqueue
+from bot.slack.sealed import seal, unseal
+from ingest.store import ChunkStore
+
+log = logging.getLogger("bot.knowledge_loop.slack")
+
+KIND_NOTICE = "loop_notice"  # a chat.postMessage the loop must not lose (business told, weekly digest)
+
+
+def user_of(body: dict[str, Any]) -> str:
+    return str((body.get("user") or {}).get("id") or body.get("user_id") or "")
+
+
+def channel_of(body: dict[str, Any]) -> str:
+    container = body.get("container") or {}
+    return str((body.get("channel") or {}).get("id") or container.get("channel_id") or body.get("channel_id") or "")
+
+
+def is_staff(ctx: Any, user: str, client: WebClient | None = None) -> bool:
+    """Server-side staff check for every click, shortcut and submission (never trust the UI)."""
+    return bool(user) and bool(ctx.staff.is_staff(user, client))
+
+
+def api(client: WebClient, method: str, **kwargs: Any) -> dict | None:
+    """A Web API call whose failure is logged by method and error code (never content) and survived."""
+    try:
+        data = getattr(client, method.replace(".", "_"))(**kwargs).data
+        return data if isinstance(data, dict) else {}
+    except SlackApiError as exc:
+        log.error("knowledge_loop: %s failed: %s", method, exc.response.get("error"))
+    except Exception as exc:  # noqa: BLE001 - connection errors after the client's retries
+        log.error("knowledge_loop: %s failed: %s", method, type(exc).__name__)
+    return None
+
+
+def tell(client: WebClient, body: dict[str, Any], text: str) -> None:
+    """An ephemeral note to whoever clicked (response_url or chat.postEphemeral, as the answer path does)."""
+    from bot.slack.listeners import tell_user
+
+    tell_user(client, body, text)
+
+
+def _key(ctx: Any) -> str:
+    return ctx.settings.slack_signing_secret or ctx.settings.slack_bot_token or ""
+
+
+def seal_meta(ctx: Any, user: str, meta: dict[str, Any]) -> str:
+    """Modal metadata sealed for ``user``: a forged submission cannot name another hand-off or file."""
+    return json.dumps(seal(meta, user=user, key=_key(ctx)), ensure_ascii=False)
+
+
+def open_meta(ctx: Any, view: dict[str, Any], user: str) -> dict[str, Any]:
+    return unseal(view.get("private_metadata") or "", user=user, key=_key(ctx))
+
+
+def public_store(ctx: Any) -> ChunkStore:
+    """The running engine's own store when it has one (one Chroma client per process), else a new one."""
+    store = getattr(getattr(ctx.engine, "index", None), "store", None)
+    return store if isinstance(store, ChunkStore) else ChunkStore(ctx.settings)
+
+
+def reload_engine(ctx: Any, answer_pool: Any = None) -> None:
+    """Make the answering engine see a change to the public store now (other processes: within seconds).
+
+    Run on the engine's own thread when we know it, so a reload never races an answer in flight.
+    """
+    reload = getattr(ctx.engine, "reload", None)
+    if reload is None:
+        return
+    pool = answer_pool or getattr(ctx, "answer_pool", None)
+    try:
+        if pool is not None:
+            pool.submit(reload).result(timeout=120)
+        else:
+            reload()
+    except Exception as exc:  # noqa: BLE001 - the engine's periodic manifest check still picks it up
+        log.warning("knowledge_loop: engine reload failed (%s)", type(exc).__name__)
+
+
+def deliver_notice(client: WebClient, job: OutboxJob) -> None:
+    """Outbox handler: one chat.postMessage (raises on failure, so the outbox retries it)."""
+    client.chat_postMessage(**job.payload["args"])
+
+
+def queue_notice(db: Any, worker: OutboxWorker, key: str, args: dict[str, Any]) -> bool:
+    """Queue a post once ever under ``key`` (several workers agree through the database), then send it.
+
+    Returns whether this call queued it (``False``: another process or an earlier run already did).
+    """
+    try:
+        with db.session() as s:
+            queued = enqueue(s, KIND_NOTICE, None, {"args": args}, dedupe_key=key)
+    except IntegrityError:  # a concurrent worker inserted the same key first
+        return False
+    if queued and not worker.deliver_now(key):
+        worker.kick()
+    return queued

@@ -1,0 +1,262 @@
+"""「ナレッジに追加」: a document shared in the desk channel becomes public knowledge, cited by page.
+
+Staff choose the message shortcut ``add_to_knowledge`` on a message with a PDF, DOCX, Markdown or
+HTML file.  The file is fetched with the bot token from its ``url_private`` (only from Slack's own
+hosts, never a URL a message could point elsewhere), kept under ``PPP_DATA_DIR/slack_files`` and
+read with the same loaders and limits as ``ppp-desk ingest``.  A modal previews it — title, type,
+pages, chunks, and what stops it (encrypted, image-only, over a limit, already in the knowledge) —
+and on confirmation it is put into the public store like an ingested file, audited.  App Home lists
+these documents with 「削除」.  Staff only, checked on the server at every step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import shutil
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.knowledge_loop.desk_answers import FILES_PREFIX
+from bot.knowledge_loop.models import LoopAudit
+from bot.knowledge_loop.slack import common
+from bot.knowledge_loop.slack.texts import s
+from bot.slack.escape import escape
+from ingest.chunking import CHUNK_FORMAT, chunk_document
+from ingest.loaders import SUPPORTED, LoadedDocument, LoadError, load
+from ingest.pipeline import PIPELINE_VERSION, file_hash, load_limits, put_document, remove_document
+from ingest.store import ChunkStore, DocRecord
+
+log = logging.getLogger("bot.knowledge_loop.slack")
+
+SHORTCUT = "add_to_knowledge"
+MODAL = "loop_add_document"
+ACTION_REMOVE = "loop_remove_document"
+_FILE_ID = re.compile(r"^F[A-Z0-9]{2,30}$")
+_UNSAFE = re.compile(r"[^\w.\-]+")
+FORMATS = {"pdf": "PDF", "docx": "DOCX", "markdown": "Markdown", "text": "テキスト", "html": "HTML"}
+
+
+def files_dir(settings: Any) -> Path:
+    return Path(settings.data_dir) / "slack_files"
+
+
+def doc_id_of(file_id: str) -> str:
+    return f"{FILES_PREFIX}{file_id}"
+
+
+def slack_documents(store: ChunkStore) -> list[DocRecord]:
+    """Documents added from Slack, newest first."""
+    docs = [r for d, r in store.documents().items() if d.startswith(FILES_PREFIX)]
+    return sorted(docs, key=lambda r: r.ingested_at, reverse=True)
+
+
+def _allowed_hosts(settings: Any) -> set[str]:
+    """Where the bot token may be sent: Slack's file host and the configured Web API's host."""
+    return {h for h in ("files.slack.com", urlsplit(settings.slack_api_url).hostname) if h}
+
+
+def download(settings: Any, token: str, url: str, dest: Path) -> None:
+    """Fetch ``url`` into ``dest`` with the bot token, refusing other hosts and files over the limit."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or parts.hostname not in _allowed_hosts(settings):
+        raise LoadError("the file is not on Slack's file host")
+    limit = int(settings.max_file_mb * 1_000_000)
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - host checked above
+        declared = int(resp.headers.get("Content-Length") or 0)
+        if declared > limit:
+            raise LoadError(f"file too large ({declared / 1e6:.1f} MB > {settings.max_file_mb:g} MB, PPP_MAX_FILE_MB)")
+        data = resp.read(limit + 1)
+        if "text/html" in (resp.headers.get("Content-Type") or "") and not url.lower().split("?")[0].endswith(
+                (".html", ".htm")):
+            raise LoadError("Slack answered with a login page (is the files:read scope granted?)")
+    if len(data) > limit:
+        raise LoadError(f"file too large (> {settings.max_file_mb:g} MB, PPP_MAX_FILE_MB)")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_bytes(data)
+
+
+@dataclass
+class Preview:
+    """What staff see before adding: the document as ingest would store it, and what stops it."""
+
+    title: str = ""
+    fmt: str = ""
+    pages: int | None = None
+    chunks: int = 0
+    problems: list[str] = field(default_factory=list)
+    loaded: LoadedDocument | None = None
+
+
+def _text_digest(text: str) -> str:
+    return hashlib.sha256(f"v{PIPELINE_VERSION}/{CHUNK_FORMAT}/".encode() + text.encode()).hexdigest()
+
+
+def preview(settings: Any, store: ChunkStore, path: Path, file_id: str, name: str) -> Preview:
+    """Load and chunk ``path`` with ingest's loaders and limits; nothing is written to the store."""
+    out = Preview(title=Path(name).stem, fmt=FORMATS.get(SUPPORTED.get(path.suffix.lower(), ""), path.suffix))
+    try:
+        loaded = load(path, path.parent, load_limits(settings))
+    except LoadError as exc:
+        out.problems.append(str(exc))
+        return out
+    if loaded.metadata.get("title") in (None, "", path.stem):
+        loaded.metadata["title"] = Path(name).stem
+    loaded.doc_id = doc_id_of(file_id)
+    loaded.metadata.setdefault("source", "slack")
+    out.title, out.loaded = str(loaded.metadata["title"]), loaded
+    out.pages = loaded.text.count("<!-- page:") or None
+    out.chunks = len(chunk_document(loaded, settings.chunk_chars))
+    if not out.chunks:
+        out.problems.append("no text content after normalization")
+    elif out.chunks > settings.max_chunks:
+        out.problems.append(f"too many chunks ({out.chunks} > {settings.max_chunks}, PPP_MAX_CHUNKS)")
+    hashes = {file_hash(path, settings), _text_digest(loaded.text)}
+    for doc_id, rec in store.documents().items():
+        if rec.file_hash in hashes and doc_id != loaded.doc_id:
+            out.problems.append(s("file_duplicate", title=rec.title))
+            break
+    if doc_id_of(file_id) in store.documents():
+        out.problems.append(s("file_duplicate", title=store.documents()[doc_id_of(file_id)].title))
+    return out
+
+
+def preview_modal(p: Preview, meta: str) -> dict[str, Any]:
+    from bot.knowledge_loop.slack.publish import plain
+
+    pages = str(p.pages) if p.pages else "—"
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": s(
+        "file_preview", title=escape(p.title), fmt=p.fmt, pages=pages, chunks=p.chunks)}}]
+    view: dict[str, Any] = {"type": "modal", "callback_id": MODAL, "title": plain(s("file_title"), 24),
+                            "close": plain(s("cancel")), "private_metadata": meta, "blocks": blocks}
+    if p.problems:
+        blocks.append({"type": "section", "block_id": "problems", "text": {"type": "mrkdwn", "text": s(
+            "file_problems") + "\n" + "\n".join(f"• {escape(x)}" for x in p.problems)}})
+        view["close"] = plain(s("close"))
+    else:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": s("file_intro")}]})
+        view["submit"] = plain(s("file_add"))
+    return view
+
+
+def _audit(ctx: Any, actor: str, action: str, target: str, note: str) -> None:
+    with ctx.db.session() as session:
+        session.add(LoopAudit(actor=actor, action=action, target=target, note=note[:200]))
+
+
+def register(app: App, ctx: Any) -> None:
+    from bot.knowledge_loop.slack.publish import info_view
+
+    store = common.public_store(ctx)
+
+    def stored_path(file_id: str, name: str) -> Path:
+        suffix = Path(name).suffix.lower()
+        stem = _UNSAFE.sub("_", Path(name).stem)[:80].strip("._") or "document"
+        return files_dir(ctx.settings) / file_id / f"{stem}{suffix}"
+
+    @app.shortcut(SHORTCUT)
+    def add_from_message(ack: Ack, body: dict, client: WebClient) -> None:
+        ack()
+        user = common.user_of(body)
+        if not common.is_staff(ctx, user, client):
+            log.warning("knowledge_loop: add_to_knowledge refused for a non-staff user")
+            common.tell(client, body, s("refused"))
+            return
+        if common.channel_of(body) != ctx.settings.desk_channel_id:
+            common.tell(client, body, s("file_desk_only"))
+            return
+        files = [f for f in (body.get("message") or {}).get("files") or []
+                 if _FILE_ID.match(str(f.get("id") or "")) and Path(str(f.get("name") or "")).suffix.lower() in SUPPORTED]
+        if not files:
+            common.tell(client, body, s("file_none"))
+            return
+        opened = common.api(client, "views.open", trigger_id=body.get("trigger_id"),
+                            view=info_view(s("file_title"), s("file_loading")))
+        view_id = ((opened or {}).get("view") or {}).get("id")
+        file_id = str(files[0]["id"])
+        info = (common.api(client, "files.info", file=file_id) or {}).get("file") or {}
+        name = str(info.get("name") or files[0].get("name") or "document")
+        path = stored_path(file_id, name)
+        try:
+            url = str(info.get("url_private_download") or info.get("url_private") or "")
+            download(ctx.settings, ctx.settings.slack_bot_token or "", url, path)
+        except Exception as exc:  # noqa: BLE001 - the staff member hears why, in the modal
+            reason = str(exc) if isinstance(exc, LoadError) else type(exc).__name__
+            log.warning("knowledge_loop: file download failed (%s)", type(exc).__name__)
+            if view_id:
+                common.api(client, "views.update", view_id=view_id,
+                           view=info_view(s("file_title"), s("file_download_failed", reason=reason)))
+            return
+        p = preview(ctx.settings, store, path, file_id, name)
+        if p.problems:
+            shutil.rmtree(path.parent, ignore_errors=True)
+        meta = common.seal_meta(ctx, user, {"f": file_id, "n": name})
+        if view_id:
+            common.api(client, "views.update", view_id=view_id, view=preview_modal(p, meta))
+
+    def check_add(ack: Ack, body: dict) -> None:
+        if not common.is_staff(ctx, common.user_of(body)):
+            ack(response_action="errors", errors={"problems": s("refused")})
+            return
+        ack(response_action="update", view=info_view(s("file_title"), s("file_adding")))
+
+    def add(body: dict, view: dict, client: WebClient) -> None:
+        user = common.user_of(body)
+        if not common.is_staff(ctx, user, client):
+            log.warning("knowledge_loop: document submission refused for a non-staff user")
+            common.api(client, "views.update", view_id=view.get("id"), view=info_view(s("file_title"), s("refused")))
+            return
+        meta = common.open_meta(ctx, view, user)
+        file_id, name = str(meta.get("f") or ""), str(meta.get("n") or "")
+        p = preview(ctx.settings, store, stored_path(file_id, name), file_id, name) if _FILE_ID.match(file_id) else None
+        if p is None or p.problems or p.loaded is None:
+            reason = "; ".join(p.problems) if p else "metadata"
+            common.api(client, "views.update", view_id=view.get("id"),
+                       view=info_view(s("file_title"), s("file_add_failed", reason=escape(reason))))
+            return
+        try:
+            record = put_document(ctx.settings, store, p.loaded, f"slack:{file_id}")
+        except Exception as exc:  # noqa: BLE001 - the staff member must hear back
+            log.exception("knowledge_loop: document not added (%s)", type(exc).__name__)
+            common.api(client, "views.update", view_id=view.get("id"),
+                       view=info_view(s("file_title"), s("file_add_failed", reason=type(exc).__name__)))
+            return
+        _audit(ctx, user, "add_document", record.doc_id, record.title)
+        common.reload_engine(ctx)
+        log.info("knowledge_loop: document %s added (%s chunks)", record.doc_id, len(record.chunk_ids))
+        common.api(client, "views.update", view_id=view.get("id"), view=info_view(
+            s("file_title"), s("file_added", title=escape(record.title), chunks=len(record.chunk_ids))))
+
+    app.view(MODAL)(ack=check_add, lazy=[add])
+
+    def ack_only(ack: Ack) -> None:
+        ack()
+
+    def remove(body: dict, client: WebClient) -> None:
+        from bot.knowledge_loop.slack.home import refresh_home
+
+        user = common.user_of(body)
+        if not common.is_staff(ctx, user, client):
+            log.warning("knowledge_loop: document removal refused for a non-staff user")
+            common.tell(client, body, s("refused"))
+            return
+        doc_id = str((body.get("actions") or [{}])[0].get("value") or "")
+        record = store.documents().get(doc_id) if doc_id.startswith(FILES_PREFIX) else None
+        if record is not None and remove_document(ctx.settings, store, doc_id):
+            _audit(ctx, user, "remove_document", doc_id, record.title)
+            file_id = doc_id[len(FILES_PREFIX):]
+            if _FILE_ID.match(file_id):
+                shutil.rmtree(files_dir(ctx.settings) / file_id, ignore_errors=True)
+            common.reload_engine(ctx)
+            log.info("knowledge_loop: document %s removed", doc_id)
+        refresh_home(ctx, client, user)
+
+    app.action(ACTION_REMOVE)(ack=ack_only, lazy=[remove])

@@ -1,0 +1,112 @@
+"""App Home for staff: the gaps to answer, the approved answers to withdraw, the Slack-added documents.
+
+The records feature renders App Home; it asks ``home_sections`` for these blocks and appends them
+(the only hook into its view).  Without the records feature this module publishes them alone.
+Non-staff get nothing from here: the blocks hold masked questions, still internal data.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, timedelta, timezone
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot import events
+from bot.knowledge_loop.desk_answers import DeskAnswers
+from bot.knowledge_loop.gaps import group
+from bot.knowledge_loop.log import QuestionLog
+from bot.knowledge_loop.slack import common
+from bot.knowledge_loop.slack.files import ACTION_REMOVE, slack_documents
+from bot.knowledge_loop.slack.publish import ACTION_GAP, ACTION_WITHDRAW, plain
+from bot.knowledge_loop.slack.texts import s
+from bot.slack.escape import escape, truncate
+
+log = logging.getLogger("bot.knowledge_loop.slack")
+JST = timezone(timedelta(hours=9), "JST")
+MAX_GAPS = 10
+MAX_ANSWERS = 10
+MAX_FILES = 8
+
+
+def _confirm(title: str, text: str) -> dict[str, Any]:
+    return {"title": plain(title, 100), "text": {"type": "mrkdwn", "text": text[:300]}, "confirm": plain(s("yes")),
+            "deny": plain(s("cancel")), "style": "danger"}
+
+
+def _button(action_id: str, label: str, value: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "button", "action_id": action_id, "text": plain(label), "value": value[:2000], **extra}
+
+
+def section(text: str, accessory: dict[str, Any] | None = None) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, 2900)}}
+    if accessory:
+        block["accessory"] = accessory
+    return block
+
+
+def staff_blocks(ctx: Any, qlog: QuestionLog) -> list[dict[str, Any]]:
+    """Gaps (grouped by meaning, largest and newest first), approved answers, Slack-added documents."""
+    blocks: list[dict[str, Any]] = [{"type": "divider"}, {"type": "header", "text": plain(s("home_gaps"), 150)},
+                                    {"type": "context", "elements": [{"type": "mrkdwn", "text": s("home_gaps_note")}]}]
+    gaps = group(qlog.misses(limit=2000), limit=MAX_GAPS)
+    for gap in gaps:
+        newest = gap.newest if gap.newest.tzinfo else gap.newest.replace(tzinfo=UTC)
+        blocks.append(section(s("home_gap_line", count=gap.count, newest=newest.astimezone(JST).strftime("%Y-%m-%d %H:%M"),
+                                question=escape(truncate(gap.example, 280))),
+                              _button(ACTION_GAP, s("answer_gap"), str(gap.ids[0]), style="primary")))
+    if not gaps:
+        blocks.append(section(s("home_gaps_none")))
+
+    blocks.append({"type": "header", "text": plain(s("home_answers"), 150)})
+    active = DeskAnswers(ctx.db, ctx.settings).active()
+    for row in list(reversed(active))[:MAX_ANSWERS]:
+        blocks.append(section(
+            s("home_answer_line", answer_id=row.answer_id, date=row.approved_at.date().isoformat(),
+              approver=row.approver, question=escape(truncate(row.question, 280))),
+            _button(ACTION_WITHDRAW, s("withdraw"), row.answer_id,
+                    confirm=_confirm(s("withdraw_confirm_title"), s("withdraw_confirm", answer_id=row.answer_id)))))
+    if not active:
+        blocks.append(section(s("home_answers_none")))
+
+    blocks.append({"type": "header", "text": plain(s("home_files"), 150)})
+    docs = slack_documents(common.public_store(ctx))
+    for doc in docs[:MAX_FILES]:
+        blocks.append(section(
+            s("home_file_line", title=escape(doc.title), chunks=len(doc.chunk_ids), date=doc.ingested_at[:10]),
+            _button(ACTION_REMOVE, s("remove"), doc.doc_id,
+                    confirm=_confirm(s("remove_confirm_title"), s("remove_confirm", title=escape(doc.title))))))
+    if not docs:
+        blocks.append(section(s("home_files_none")))
+    return blocks
+
+
+def refresh_home(ctx: Any, client: WebClient, user: str) -> None:
+    """Re-render App Home after a change: through the records feature's view when it is there."""
+    if events.has_listener("publish_home"):
+        events.call("publish_home", user=user, client=client)
+        return
+    qlog = QuestionLog(ctx.db, ctx.settings.question_retention_days)
+    blocks = staff_blocks(ctx, qlog) if common.is_staff(ctx, user, client) else []
+    common.api(client, "views.publish", user_id=user, view={"type": "home", "blocks": blocks[:100]})
+
+
+def register(app: App, ctx: Any, qlog: QuestionLog) -> None:
+    def home_sections(user: str, client: WebClient | None = None, **_: Any) -> list[dict[str, Any]]:
+        if not common.is_staff(ctx, user, client):  # checked here again, whatever the caller decided
+            return []
+        try:
+            return staff_blocks(ctx, qlog)
+        except Exception as exc:  # noqa: BLE001 - the rest of App Home still renders
+            log.exception("knowledge_loop: home sections failed (%s)", type(exc).__name__)
+            return []
+
+    events.subscribe("home_sections", home_sections)
+
+    # Reached only when no other feature renders App Home (Bolt runs the first matching listener).
+    @app.event("app_home_opened")
+    def home_opened(event: dict, client: WebClient) -> None:
+        if event.get("tab", "home") == "home" and event.get("user"):
+            refresh_home(ctx, client, event["user"])

@@ -1,0 +1,260 @@
+"""「回答として公開」: a staff reply in a hand-off thread becomes a public, cited, withdrawable answer.
+
+Entry points: the message shortcut ``publish_desk_answer`` on a staff reply in the desk channel's
+hand-off thread, and the 「回答する」 button of a gap in App Home.  Both open the same modal: the
+business's question generalized (rules, or the configured LLM with the rules as fallback; always
+editable) and the staff answer (editable).  On submission — staff checked again on the server —
+:meth:`DeskAnswers.approve` stores, audits and publishes it, the answering engine reloads, and the
+business that asked is told in its own thread.  Withdrawal comes from App Home.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from sqlalchemy import select
+
+from bot.knowledge_loop.desk_answers import MAX_ANSWER, MAX_QUESTION, DeskAnswerError, DeskAnswers, generalize
+from bot.knowledge_loop.mask import mask_personal
+from bot.knowledge_loop.models import QuestionLogEntry
+from bot.knowledge_loop.slack import common
+from bot.knowledge_loop.slack.texts import b, s
+from bot.records.outbox import OutboxWorker
+from bot.slack.escape import escape
+from bot.slack.models import ConversationTurn, Handoff
+
+log = logging.getLogger("bot.knowledge_loop.slack")
+
+SHORTCUT = "publish_desk_answer"
+MODAL = "loop_publish_answer"
+ACTION_GAP = "loop_answer_gap"
+ACTION_WITHDRAW = "loop_withdraw_answer"
+INFO = "loop_info"
+INPUT = "value"
+
+
+def plain(text: str, limit: int = 75) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text[:limit], "emoji": True}
+
+
+def info_view(title: str, text: str) -> dict[str, Any]:
+    return {"type": "modal", "callback_id": INFO, "title": plain(title, 24), "close": plain(s("close")),
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}}]}
+
+
+def publish_modal(question: str, answer: str, meta: str) -> dict[str, Any]:
+    """The modal staff approve from: both texts editable, nothing else from the conversation shown."""
+    def field(block_id: str, label: str, hint: str, value: str, limit: int) -> dict[str, Any]:
+        element: dict[str, Any] = {"type": "plain_text_input", "action_id": INPUT, "multiline": True,
+                                   "max_length": limit}
+        if value:
+            element["initial_value"] = value[:limit]
+        return {"type": "input", "block_id": block_id, "label": plain(label), "hint": plain(hint, 150),
+                "element": element}
+
+    return {"type": "modal", "callback_id": MODAL, "title": plain(s("publish_title"), 24),
+            "submit": plain(s("publish_submit")), "close": plain(s("cancel")), "private_metadata": meta,
+            "blocks": [{"type": "context", "elements": [{"type": "mrkdwn", "text": s("publish_intro")}]},
+                       field("question", s("question_label"), s("question_hint"), question, MAX_QUESTION),
+                       field("answer", s("answer_label"), s("answer_hint"), answer, MAX_ANSWER)]}
+
+
+def _glossary(ctx: Any) -> Any:
+    glossary = getattr(ctx.engine, "glossary", None)
+    if glossary is None:
+        from bot.engine.glossary import load_glossary
+
+        glossary = load_glossary(ctx.settings.knowledge_dir)
+    return glossary
+
+
+def suggest_question(ctx: Any, question: str) -> str:
+    """The question without person or company: the configured LLM's wording, the rules' on any error."""
+    rules = generalize(question, _glossary(ctx))
+    if not ctx.settings.llm_model:
+        return rules
+    try:
+        from bot.llm import chat_model
+
+        prompt = ("次の事業者からの質問を、個人名・会社名・連絡先・固有の事情を除いた一般的な質問1文に書き換えてください。"
+                  "質問文だけを出力してください。\n\n" + mask_personal(question))
+        reply = chat_model(ctx.settings).invoke(prompt)
+        text = " ".join(str(getattr(reply, "content", reply) or "").split())
+        text = generalize(text) if text else ""
+        return text[:MAX_QUESTION] if text else rules
+    except Exception as exc:  # noqa: BLE001 - any model failure: the rules' suggestion stands
+        log.warning("knowledge_loop: LLM generalization failed (%s); rules used", type(exc).__name__)
+        return rules
+
+
+def _values(view: dict[str, Any]) -> tuple[str, str]:
+    values = (view.get("state") or {}).get("values") or {}
+    get = lambda block: str(((values.get(block) or {}).get(INPUT) or {}).get("value") or "").strip()  # noqa: E731
+    return get("question"), get("answer")
+
+
+def _handoff_turn(ctx: Any, handoff_id: Any) -> tuple[Handoff | None, ConversationTurn | None]:
+    if not isinstance(handoff_id, int):
+        return None, None
+    with ctx.db.session() as session:
+        handoff = session.get(Handoff, handoff_id)
+        turn = session.get(ConversationTurn, handoff.turn_id) if handoff and handoff.turn_id else None
+        if handoff is not None:
+            session.expunge(handoff)
+        if turn is not None:
+            session.expunge(turn)
+        return handoff, turn
+
+
+def open_modal(ctx: Any, client: WebClient, trigger_id: str, user: str, question: str, answer: str,
+               meta: dict[str, Any]) -> None:
+    """Open the modal at once (the trigger lasts 3 s); with an LLM configured, fill it in afterwards."""
+    sealed = common.seal_meta(ctx, user, meta)
+    if not ctx.settings.llm_model:
+        common.api(client, "views.open", trigger_id=trigger_id,
+                   view=publish_modal(generalize(question, _glossary(ctx)), answer, sealed))
+        return
+    opened = common.api(client, "views.open", trigger_id=trigger_id, view=info_view(s("publish_title"), s("publishing")))
+    view_id = ((opened or {}).get("view") or {}).get("id")
+    if view_id:
+        common.api(client, "views.update", view_id=view_id,
+                   view=publish_modal(suggest_question(ctx, question), answer, sealed))
+
+
+def register(app: App, ctx: Any, worker: OutboxWorker) -> None:
+    answers = DeskAnswers(ctx.db, ctx.settings, common.public_store(ctx))
+
+    def ack_only(ack: Ack) -> None:
+        ack()
+
+    # --- the shortcut on a staff reply in a hand-off thread -----------------------------------------
+    @app.shortcut(SHORTCUT)
+    def from_reply(ack: Ack, body: dict, client: WebClient) -> None:
+        ack()
+        user = common.user_of(body)
+        if not common.is_staff(ctx, user, client):
+            log.warning("knowledge_loop: publish shortcut refused for a non-staff user")
+            common.tell(client, body, s("refused"))
+            return
+        message = body.get("message") or {}
+        channel = common.channel_of(body)
+        thread = str(message.get("thread_ts") or "")
+        handoff = None
+        if channel and channel == ctx.settings.desk_channel_id and thread:
+            with ctx.db.session() as session:
+                handoff = session.scalars(select(Handoff).where(Handoff.desk_channel == channel,
+                                                                Handoff.desk_ts == thread)).first()
+                handoff_id = handoff.id if handoff else None
+        if handoff is None:
+            common.tell(client, body, s("not_handoff_thread"))
+            return
+        _, turn = _handoff_turn(ctx, handoff_id)
+        question = turn.question if turn is not None else ""
+        answer = "" if message.get("bot_id") else str(message.get("text") or "")
+        open_modal(ctx, client, body.get("trigger_id", ""), user, question, answer, {"h": handoff_id})
+
+    # --- 「回答する」 on a gap in App Home -------------------------------------------------------------
+    @app.action(ACTION_GAP)
+    def from_gap(ack: Ack, body: dict, client: WebClient) -> None:
+        ack()
+        user = common.user_of(body)
+        if not common.is_staff(ctx, user, client):
+            log.warning("knowledge_loop: gap answer refused for a non-staff user")
+            common.tell(client, body, s("refused"))
+            return
+        try:
+            entry_id = int((body.get("actions") or [{}])[0].get("value") or 0)
+        except ValueError:
+            entry_id = 0
+        with ctx.db.session() as session:
+            entry = session.get(QuestionLogEntry, entry_id)
+            question = entry.question if entry is not None else ""
+            turn_ref = entry.turn_ref if entry is not None else None
+        if not question:
+            common.api(client, "views.open", trigger_id=body.get("trigger_id"),
+                       view=info_view(s("publish_title"), s("gap_missing")))
+            return
+        with ctx.db.session() as session:
+            hid = session.scalar(select(Handoff.id).join(ConversationTurn, ConversationTurn.id == Handoff.turn_id)
+                                 .where(ConversationTurn.ref == turn_ref)) if turn_ref else None
+        open_modal(ctx, client, body.get("trigger_id", ""), user, question, "", {"g": entry_id, "h": hid})
+
+    # --- the submission ---------------------------------------------------------------------------
+    def check_submission(ack: Ack, body: dict, view: dict, client: WebClient) -> None:
+        user = common.user_of(body)
+        if not common.is_staff(ctx, user, client):
+            log.warning("knowledge_loop: approval refused for a non-staff user")
+            ack(response_action="errors", errors={"answer": s("refused")})
+            return
+        question, answer = _values(view)
+        errors = {}
+        for block, value, limit in (("question", question, MAX_QUESTION), ("answer", answer, MAX_ANSWER)):
+            if not value:
+                errors[block] = s("empty")
+            elif len(value) > limit:
+                errors[block] = s("too_long", limit=limit)
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        ack(response_action="update", view=info_view(s("publish_title"), s("publishing")))
+
+    def approve(body: dict, view: dict, client: WebClient) -> None:
+        user = common.user_of(body)
+        if not common.is_staff(ctx, user, client):
+            return  # refused in the ack
+        question, answer = _values(view)
+        if not question or not answer:
+            return
+        meta = common.open_meta(ctx, view, user)
+        handoff, turn = _handoff_turn(ctx, meta.get("h"))
+        try:
+            published = answers.approve(question, answer, user, turn_ref=turn.ref if turn is not None else None)
+        except DeskAnswerError as exc:
+            common.api(client, "views.update", view_id=view.get("id"),
+                       view=info_view(s("publish_title"), s("publish_failed", reason=str(exc))))
+            return
+        except Exception as exc:  # noqa: BLE001 - the staff member must hear back
+            log.exception("knowledge_loop: approval failed (%s)", type(exc).__name__)
+            common.api(client, "views.update", view_id=view.get("id"),
+                       view=info_view(s("publish_title"), s("publish_failed", reason=type(exc).__name__)))
+            return
+        common.reload_engine(ctx)
+        log.info("knowledge_loop: %s approved", published.answer_id)
+        text = s("published", answer_id=published.answer_id, title=published.title, question=escape(question))
+        if handoff is not None and turn is not None:
+            lang = turn.language if turn.language == "en" else "ja"
+            args: dict[str, Any] = {"channel": turn.channel if turn.thread_ts else handoff.asker,
+                                    "text": b(lang, "answer_published", answer=answer, title=published.title),
+                                    "unfurl_links": False}
+            if turn.thread_ts:
+                args["thread_ts"] = turn.thread_ts
+            common.queue_notice(ctx.db, worker, f"loop-told:{published.answer_id}", args)
+            text += "\n\n" + s("published_told")
+        common.api(client, "views.update", view_id=view.get("id"), view=info_view(s("publish_title"), text))
+
+    app.view(MODAL)(ack=check_submission, lazy=[approve])
+    app.view(INFO)(ack_only)
+
+    # --- withdrawal from App Home ------------------------------------------------------------------
+    def withdraw(body: dict, client: WebClient) -> None:
+        from bot.knowledge_loop.slack.home import refresh_home
+
+        user = common.user_of(body)
+        if not common.is_staff(ctx, user, client):
+            log.warning("knowledge_loop: withdrawal refused for a non-staff user")
+            common.tell(client, body, s("refused"))
+            return
+        answer_id = str((body.get("actions") or [{}])[0].get("value") or "")
+        try:
+            answers.withdraw(answer_id, user)
+        except DeskAnswerError as exc:
+            common.tell(client, body, s("withdraw_failed", reason=str(exc)))
+        else:
+            common.reload_engine(ctx)
+            log.info("knowledge_loop: %s withdrawn", answer_id)
+        refresh_home(ctx, client, user)
+
+    app.action(ACTION_WITHDRAW)(ack=ack_only, lazy=[withdraw])
