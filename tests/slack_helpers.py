@@ -304,12 +304,10 @@ class RunningApp:
 @contextmanager
 def running_app(settings: Settings, stub: SlackStub, *, engine: Any = None, db: Any = None) -> Iterator[RunningApp]:
     """``build_app`` served by ``bot.slack.serve``'s HTTP server on 127.0.0.1 (a free port)."""
-    from bot import events
     from bot.db import Database
     from bot.slack.app import build_app, context_of, stop_background, wait_idle
     from bot.slack.serve import bind_socket, start_http_server
 
-    events.unsubscribe_all()  # hooks are process-global; each app registers its features afresh
     own_db = db is None
     db = db or Database(settings.db_url)
     try:

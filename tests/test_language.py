@@ -27,10 +27,11 @@ def test_a_conversation_is_judged_as_a_whole() -> None:
 
 
 def test_every_layer_uses_the_same_detector() -> None:
+    import bot.slack.listeners as listeners
+
     import bot.engine.question as question
     import bot.records.slack as records
     import bot.slack.blocks as blocks
-    import bot.slack.listeners as listeners
 
     for module in (question, records, blocks, listeners):
         assert module.detect_language is detect_language, module.__name__

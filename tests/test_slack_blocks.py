@@ -13,8 +13,8 @@ import pytest
 from bot.answer import Answer, Source
 from bot.city import load_city
 from bot.slack import blocks as bk
-from bot.slack.listeners import is_user_dm, strip_mentions
 from bot.slack.logs import kv
+from bot.slack.payload import is_user_dm, strip_mentions
 from ingest.config import PROJECT_ROOT
 
 CITY = load_city(PROJECT_ROOT / "knowledge")

@@ -30,10 +30,10 @@ from bot.db import utcnow
 from bot.records.outbox import OutboxWorker, enqueue
 from bot.slack import blocks as bk
 from bot.slack import delivery, questions
-from bot.slack.context import SlackContext
 from bot.slack.history import add_turn, context_turns, new_ref
 from bot.slack.logs import LoggedRateLimitRetry, kv
 from bot.slack.questions import Question, QuestionIn
+from bot.slack.services import Services
 from bot.slack.texts import t
 
 log = logging.getLogger("bot.slack.answering")
@@ -61,7 +61,7 @@ class Reply:
 class AnswerService:
     """Answers stored questions and owns the answers' outbox worker and the recovery sweeper."""
 
-    def __init__(self, ctx: SlackContext, executor: Executor, *, sweep_s: float = SWEEP_S,
+    def __init__(self, ctx: Services, executor: Executor, *, sweep_s: float = SWEEP_S,
                  **outbox_options: Any) -> None:
         self.ctx = ctx
         self.executor = executor  # where recovered questions run (the app's tracked listener pool)

@@ -1,15 +1,19 @@
-"""What every Slack feature receives at registration: settings, database, engine, city, staff.
+"""The application object: what every Slack feature receives at registration.
 
-``build_app`` creates one :class:`SlackContext` per app and hands it to each feature module's
-``register(app, ctx)``.  Features share state only through what is here (the database above all),
-which is what lets several worker processes serve one Slack app.
+``build_app`` makes one :class:`Services` at start-up — settings, database, answer engine, city
+profile, staff directory, Web API client, the staff-only precedent space — and hands it to every
+feature package's ``register(app, services)``.  Features keep what they make on it (``answers``,
+``records``) and offer their entry points to other features through it (``open_draft``,
+``desk_mention``), so no feature imports another and nothing lives in module-level registries.
+Features share state across worker processes only through the database.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk import WebClient
 
@@ -21,15 +25,24 @@ from bot.slack.dedupe import EventDeduper
 from bot.slack.staff import StaffDirectory
 from ingest.config import Settings
 
+if TYPE_CHECKING:
+    from bot.records.slack.runtime import RecordsRuntime
+    from bot.slack.answering import AnswerService
+
 # Answers are CPU-bound and the embedding model serializes its calls anyway.  Measured on the
 # bundled model: the same query takes 2-3x longer on a thread the engine has not run on before
 # (native per-thread state), and Bolt's pool has 32 threads.  So every answer runs on one
 # long-lived engine thread, one at a time; Bolt's threads stay free for acks and Web API calls.
 ANSWER_THREADS = 1
 
+# (client, body) → None: open the draft modal for a button press or ``/ppp draft``.
+OpenDraft = Callable[[WebClient, dict], None]
+# (event, client, say) → handled: a staff mention in the desk channel.
+DeskMention = Callable[[dict, WebClient, Callable[..., Any]], bool]
+
 
 @dataclass
-class SlackContext:
+class Services:
     """Shared services of the Slack app (one per process)."""
 
     settings: Settings
@@ -39,7 +52,13 @@ class SlackContext:
     staff: StaffDirectory
     client: WebClient | None = None
     deduper: EventDeduper | None = None
-    answers: Any = None  # bot.slack.answering.AnswerService: the durable answer path (set by build_app)
+    # bot.precedents.space.PrecedentSpace, staff only and opened on first use.  Not imported here:
+    # this module is on the business path, which never names the internal space (tests/test_precedents_wall.py).
+    precedents: Any = None
+    answers: AnswerService | None = None  # the durable answer path (set by the answers feature)
+    records: RecordsRuntime | None = None  # set by the records feature
+    open_draft: OpenDraft | None = None  # offered by the records feature
+    desk_mention: DeskMention | None = None  # offered by the precedents feature
     answer_pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=ANSWER_THREADS, thread_name_prefix="ppp-engine"))
 
@@ -58,3 +77,10 @@ class SlackContext:
     def ask(self, question: str, history: list[Turn] | None = None) -> Answer:
         """The public engine's answer; the only way the business-facing path gets an answer."""
         return self.answer_pool.submit(self.engine.answer, question, history=history or []).result()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the background workers (answers' outbox and recovery, records' outbox)."""
+        if self.answers is not None:
+            self.answers.stop(timeout)
+        if self.records is not None:
+            self.records.stop(timeout)
