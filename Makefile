@@ -33,11 +33,11 @@ chat: $(STAMP)
 	$(BIN)/ppp-desk chat
 
 test: $(DEV_STAMP)  ## the whole test suite (CI runs exactly this)
-	$(BIN)/ruff check bot ingest tests bench
+	$(BIN)/ruff check bot ingest tests bench tools
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)
-	$(BIN)/ruff check bot ingest tests bench
+	$(BIN)/ruff check bot ingest tests bench tools
 
 bench: $(DEV_STAMP)  ## every benchmark (prints numbers; slow: embeds real text on the CPU)
 	$(BIN)/python -m bench.ingest
@@ -46,7 +46,7 @@ bench: $(DEV_STAMP)  ## every benchmark (prints numbers; slow: embeds real text 
 	$(BIN)/python -m bench.precedents
 
 pdf: $(DEV_STAMP)  ## re-render the bundled Japanese PDF
-	$(BIN)/python -m ingest.build_pdf
+	$(BIN)/python tools/build_pdf.py
 
 clean:
 	rm -rf data .pytest_cache

@@ -24,11 +24,11 @@ import sys
 import time
 from pathlib import Path
 
-from bot.commands import DEFAULT_EVAL_SET
+from bot.cli.answers import DEFAULT_EVAL_SET
+from bot.config import get_settings
 from bot.engine import Turn, get_engine
+from bot.engine.evaluation import evidence_rank, load_set, run
 from bot.engine.retrieve import RetrievalParams
-from bot.evaluation import evidence_rank, load_set, run
-from ingest.config import get_settings
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_SETS = [DEFAULT_EVAL_SET, DEFAULT_EVAL_SET.with_name("dev2.jsonl"), HERE / "data" / "multiturn.jsonl"]

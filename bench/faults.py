@@ -1,7 +1,7 @@
 """Fault probe: no acked question lost, none answered twice (issue 10, item 3).
 
 Runs the real server (``python -m bot.cli serve``, its own process) against the Web API stand-in
-of the tests (``tests/slack_stub.py``) and injects two faults:
+of the tests (``bench/slack_stub.py``) and injects two faults:
 
 - **kill**: N signed DMs are released at once; as soon as every one is acked the server gets
   SIGKILL (mid-answer), is started again on the same database, and Slack's retries of all N
@@ -26,15 +26,10 @@ import threading
 import time
 from pathlib import Path
 
-from ingest.config import PROJECT_ROOT
-
-sys.path.insert(0, str(PROJECT_ROOT / "tests"))  # the shared Slack stand-in, payload helpers, server process
-
-from server_process import ServerProcess  # noqa: E402
-from slack_helpers import event_callback, message_im  # noqa: E402
-from slack_stub import SlackStub  # noqa: E402
-
-from bench.slack_load import QUESTIONS, _knowledge_dir  # noqa: E402
+from bench.server_process import ServerProcess
+from bench.slack_load import QUESTIONS, _knowledge_dir
+from bench.slack_payloads import event_callback, message_im
+from bench.slack_stub import SlackStub
 
 
 def _fire(server: ServerProcess, bodies: list[dict], retry_num: int | None = None) -> list[int]:

@@ -40,9 +40,9 @@ from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
 
+from bot.config import PROJECT_ROOT, Settings
 from ingest import pipeline
 from ingest.chunking import chunk_document
-from ingest.config import PROJECT_ROOT, Settings
 from ingest.embeddings import get_embeddings
 from ingest.loaders import discover, load
 from ingest.pipeline import ingest

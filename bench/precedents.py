@@ -30,7 +30,7 @@ import time
 
 import numpy as np
 
-from ingest.config import PROJECT_ROOT, Settings
+from bot.config import PROJECT_ROOT, Settings
 
 OUT = PROJECT_ROOT / "bench" / "out"
 COLLECTION = "bench_internal"

@@ -1,7 +1,7 @@
 """Slack load benchmark: N concurrent questions through ``ppp-desk serve`` in HTTP mode.
 
 The real server runs as its own process (``python -m bot.cli serve``, the production code path)
-against the local Web API stand-in of the tests (``tests/slack_stub.py``).  N signed ``message.im``
+against the local Web API stand-in of the tests (``bench/slack_stub.py``).  N signed ``message.im``
 events are released at once; for each we measure
 
 - ack latency: from sending the request to Slack's HTTP response (must stay under 3 s), and
@@ -28,12 +28,9 @@ import threading
 import time
 from pathlib import Path
 
-from ingest.config import PROJECT_ROOT, Settings
-
-sys.path.insert(0, str(PROJECT_ROOT / "tests"))  # the shared Slack stand-in and payload helpers
-
-from slack_helpers import BOT_TOKEN, SIGNING_SECRET, SlackSender, event_callback, message_im  # noqa: E402
-from slack_stub import SlackStub  # noqa: E402
+from bench.slack_payloads import BOT_TOKEN, SIGNING_SECRET, SlackSender, event_callback, message_im
+from bench.slack_stub import SlackStub
+from bot.config import PROJECT_ROOT, Settings
 
 QUESTIONS = [
     "個人でも提案できますか？", "提案内容は公開されますか？", "提案に必要な情報は？", "実証実験の費用は誰が負担しますか？",

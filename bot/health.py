@@ -12,9 +12,9 @@ import secrets
 
 from sqlalchemy import delete, select
 
+from bot.config import Settings
 from bot.db import Database, utcnow
 from bot.slack.models import ProcessedEvent
-from ingest.config import Settings
 
 
 def _write_read(db: Database) -> bool:

@@ -6,7 +6,7 @@ no retries inside the client — callers fall back to rules or the extractive an
 
 from __future__ import annotations
 
-from ingest.config import Settings
+from bot.config import Settings
 
 
 def chat_model(settings: Settings):

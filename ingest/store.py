@@ -20,7 +20,7 @@ from chromadb.config import Settings as ChromaSettings
 from langchain_core.embeddings import Embeddings
 
 from ingest.chunking import Chunk
-from ingest.config import Settings
+from ingest.config import IngestSettings as Settings
 from ingest.embeddings import get_embeddings
 
 MANIFEST_SUFFIX = "__docs"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.config import PROJECT_ROOT, Settings
+from bot.config import PROJECT_ROOT, Settings
 
 KNOWLEDGE = PROJECT_ROOT / "knowledge"
 

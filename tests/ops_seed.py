@@ -13,10 +13,10 @@ import json
 
 from bot import precedents
 from bot.city import load_city
+from bot.config import get_settings
 from bot.ops.migrate import open_current
 from bot.records.fields import ProposalFields
 from bot.records.service import RecordService
-from ingest.config import get_settings
 
 BASE = {"org_type": "corporation", "contact_name": "山田 花子", "email": "hanako@example.co.jp",
         "kind": "open", "scheme": "trial", "cost_burden": "self", "personal_info": "no",

@@ -20,7 +20,7 @@ import chromadb
 import pytest
 from conftest import KNOWLEDGE, make_settings
 
-from ingest.config import Settings
+from bot.config import Settings
 from ingest.index import KnowledgeIndex
 from ingest.pipeline import ingest
 from ingest.store import ChunkStore

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.config import PROJECT_ROOT
 from ingest.chunking import SECTION_SEP, Chunk, chunk_document
-from ingest.config import PROJECT_ROOT
 from ingest.loaders import LoadedDocument, discover, load
 from ingest.normalize import compact, normalize
 

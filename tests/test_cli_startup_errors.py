@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 from slack_helpers import BOT_TOKEN, SIGNING_SECRET
-from slack_stub import SlackStub
 
-from ingest.config import PROJECT_ROOT
+from bench.slack_stub import SlackStub
+from bot.config import PROJECT_ROOT
 
 
 def _closed_port() -> int:

@@ -15,8 +15,8 @@ import sys
 
 import pytest
 
-from bot.answer import CATEGORIES
 from bot.engine import Turn
+from bot.engine.answer import CATEGORIES
 from bot.engine.safety import is_refusal
 from ingest.normalize import compact
 
@@ -183,7 +183,7 @@ def test_a_warm_answer_costs_one_model_call(engine) -> None:
 def test_chat_handles_empty_huge_and_odd_input_then_quits(kb_settings) -> None:
     from argparse import Namespace
 
-    from bot.commands import chat
+    from bot.cli.answers import chat
 
     script = "\n".join(["", "   ", "あ" * 20_000, "/foo", "/help", "個人で提案することはできますか？", "それは個人事業主でも？",
                         "/sources", "\x00\x1b[31m", "/quit"]) + "\n"
@@ -200,7 +200,7 @@ def test_chat_handles_empty_huge_and_odd_input_then_quits(kb_settings) -> None:
 def test_chat_ends_gracefully_on_end_of_input(kb_settings) -> None:
     from argparse import Namespace
 
-    from bot.commands import chat
+    from bot.cli.answers import chat
 
     out = io.StringIO()
     assert chat(Namespace(), kb_settings, stdin=io.StringIO("個人で提案することはできますか？\n"), stdout=out) == 0

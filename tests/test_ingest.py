@@ -29,8 +29,8 @@ import pytest
 from conftest import KNOWLEDGE, make_settings
 from langchain_core.embeddings import Embeddings
 
+from bot.config import Settings
 from ingest.chunking import chunk_document
-from ingest.config import Settings
 from ingest.index import KnowledgeIndex
 from ingest.loaders import load
 from ingest.pipeline import IngestReport, ingest
@@ -204,7 +204,7 @@ def test_ingesting_a_subfolder_or_one_file_keeps_document_ids(cfg: Settings, kdi
 KILLER = """
 import os, signal, sys
 from ingest import pipeline
-from ingest.config import Settings
+from bot.config import Settings
 from ingest.store import ChunkStore
 
 data_dir, knowledge_dir, kill_at, batch = sys.argv[1:5]

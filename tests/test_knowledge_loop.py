@@ -187,3 +187,22 @@ def test_gap_groups_are_largest_first(db, engine) -> None:
         log.record(q, outcome="abstained", vector=engine._embed([q])[0])
     gaps = group(log.misses())
     assert gaps[0].count == 2 and gaps[-1].count == 1
+
+
+def test_ppp_desk_ingest_into_a_rebuilt_store_brings_the_approved_answers_back(small_kb, tmp_path, capsys) -> None:
+    """An operator who rebuilds the stores in a new data folder with `ppp-desk ingest` loses no desk answer."""
+    from bot.cli import build_parser
+    from ingest.store import ChunkStore
+
+    settings = small_kb.model_copy(update={"data_dir": tmp_path / "rebuilt",
+                                           "database_url": f"sqlite:///{tmp_path / 'desk.db'}"})
+    args = build_parser().parse_args(["ingest", "-q"])
+    assert args.handler(args, settings) == 0
+    assert "approved desk answers" not in capsys.readouterr().out  # no database yet: nothing to say
+    db = Database(settings.db_url)
+    published = DeskAnswers(db, settings).approve("提案書の様式はありますか？", "決まった様式はありません。", "U_STAFF")
+    capsys.readouterr()
+    fresh = settings.model_copy(update={"data_dir": tmp_path / "new-data"})  # new stores, same database
+    assert args.handler(args, fresh) == 0
+    assert "approved desk answers: 1 in the knowledge base (1 re-published, 0 removed)" in capsys.readouterr().out
+    assert published.doc_id in ChunkStore(fresh).documents()

@@ -12,8 +12,8 @@ from pathlib import Path
 import _docs
 import pytest
 
+from bot.config import PROJECT_ROOT
 from ingest.chunking import chunk_document
-from ingest.config import PROJECT_ROOT
 from ingest.lexical import tokenize
 from ingest.loaders import MAX_RUN_CHARS, LoadError, LoadLimits, discover, doc_id_for, load, scan
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import build_parser
-from ingest.config import PROJECT_ROOT, Settings
+from bot.config import PROJECT_ROOT, Settings
 
 DEPLOY = PROJECT_ROOT / "deploy"
 UNITS = ["ppp-desk.service", "chroma.service", "ppp-desk-backup.service", "ppp-desk-backup.timer"]

@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 from conftest import KNOWLEDGE, make_settings
 from postgres_fixture import postgres_server, postgres_url  # noqa: F401 - fixtures
-from slack_stub import Reply, SlackStub
 from test_chroma_server import chroma_port  # noqa: F401 - fixture: a real `chroma run`
 from test_ops_logs import _env, _refused_port
 
+from bench.slack_stub import Reply, SlackStub
+from bot.config import Settings
 from bot.ops import doctor, migrate
-from ingest.config import Settings
 from ingest.pipeline import ingest
 
 DOCS = ["city.yaml", "glossary.yaml", "aomori/guideline.md", "cases/kobe-uber-eats.md"]

@@ -1,6 +1,6 @@
 """``.env.example`` and the one settings object cannot drift apart (issue 12, item 1).
 
-Every setting of ``ingest.config.Settings`` is in the file exactly once, with a comment above it,
+Every setting of ``bot.config.Settings`` is in the file exactly once, with a comment above it,
 and nothing else is; uncommenting every line that has a value and loading the file gives exactly
 the defaults, so the values shown are the real ones.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.config import PROJECT_ROOT, Settings
+from bot.config import PROJECT_ROOT, Settings
 
 EXAMPLE = PROJECT_ROOT / ".env.example"
 LINE = re.compile(r"^#?\s?([A-Z][A-Z0-9_]*)=(.*)$")

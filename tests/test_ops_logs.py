@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from conftest import make_settings
 
+from bot.config import PROJECT_ROOT
 from bot.logs import JsonFormatter, OneLineFormatter, QuietThirdParty, configure_logging, parse_kv
 from bot.slack.logs import kv
-from ingest.config import PROJECT_ROOT
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:

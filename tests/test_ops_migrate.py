@@ -15,14 +15,14 @@ import pytest
 from conftest import make_settings
 from postgres_fixture import postgres_server, postgres_url  # noqa: F401 - fixtures
 from slack_helpers import make_slack_settings, slack_stub_fixture  # noqa: F401 - fixture
-from slack_stub import SlackStub
 from sqlalchemy import text
 from test_ops_logs import _cli
 
+from bench.slack_stub import SlackStub
+from bot.config import Settings
 from bot.db import make_engine
 from bot.ops import migrate
 from bot.slack.serve import run as serve
-from ingest.config import Settings
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -7,10 +7,10 @@ import uuid
 import numpy as np
 import pytest
 
+from bot.config import Settings
 from bot.precedents.filters import Filters
 from bot.precedents.internal import InternalIndex, open_internal_client, record_view
 from bot.precedents.space import PrecedentSpace
-from ingest.config import Settings
 from ingest.store import ChunkStore, WallViolation
 
 LIGHTBLUE = "cases/aomori-lightblue-pedestrian-ai"

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
+from bot.config import Settings
 from bot.precedents.filters import Filters, parse_query
 from bot.precedents.search import SearchPage
 from bot.precedents.space import PrecedentSpace
-from ingest.config import Settings
 
 LIGHTBLUE = "cases/aomori-lightblue-pedestrian-ai"
 CREEMA = "cases/aomori-creema-nebuta-upcycle"
@@ -147,7 +147,7 @@ def test_cli_prints_json_and_text(s: Settings, capsys: pytest.CaptureFixture[str
     assert [r["doc_id"] for r in out["results"]] == [LIGHTBLUE]
     assert out["results"][0]["city_provided"]
 
-    from bot.precedents.cli import run
+    from bot.cli.precedents import run
 
     assert run(argparse.Namespace(query="ねぶた 和紙", json=False, limit=2), s) == 0
     text = capsys.readouterr().out
@@ -156,7 +156,7 @@ def test_cli_prints_json_and_text(s: Settings, capsys: pytest.CaptureFixture[str
 
 
 def test_cli_without_a_knowledge_base(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    from bot.precedents.cli import run
+    from bot.cli.precedents import run
 
     assert run(argparse.Namespace(query="AI", json=False, limit=2), settings) == 2
     assert "ppp-desk ingest" in capsys.readouterr().err

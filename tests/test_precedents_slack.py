@@ -20,11 +20,11 @@ from slack_helpers import (
     running_app,
     view_submission,
 )
-from slack_stub import Call, SlackStub
 from test_precedents_wall import ADVERSARIAL, marker_records
 
+from bench.slack_stub import Call, SlackStub
+from bot.config import Settings
 from bot.precedents.render import ACTION_FILTER, ACTION_PAGE, MODAL_CALLBACK, REFUSAL
-from ingest.config import Settings
 
 STAFF = "USTAFF001"
 GROUP_STAFF = "USTAFF002"

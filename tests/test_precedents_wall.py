@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.config import PROJECT_ROOT, Settings
 from bot.precedents.space import PrecedentSpace
-from ingest.config import PROJECT_ROOT, Settings
 from ingest.store import ChunkStore
 
 ADVERSARIAL = [

@@ -22,11 +22,11 @@ from postgres_fixture import postgres_server, postgres_url  # noqa: F401 - fixtu
 
 from bot.city import load_city
 from bot.cli import build_parser
+from bot.cli import records as cli
+from bot.config import Settings
 from bot.db import get_database
-from bot.records import cli
 from bot.records.fields import ProposalFields
 from bot.records.service import RecordService
-from ingest.config import Settings
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -40,17 +40,17 @@ from slack_helpers import (
     running_app,
     view_submission,
 )
-from slack_stub import Call, SlackStub
 from sqlalchemy import func, select
 
-from bot.answer import Answer
+from bench.slack_stub import Call, SlackStub
 from bot.city import load_city
+from bot.config import Settings
 from bot.db import utcnow
+from bot.engine.answer import Answer
 from bot.records import blocks as rb
 from bot.records.models import OutboxMessage, ProposalRecord, StatusChange
 from bot.records.views import local_year
 from bot.slack.history import new_ref, record_turn
-from ingest.config import Settings
 
 pytestmark = pytest.mark.slow
 

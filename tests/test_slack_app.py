@@ -30,10 +30,10 @@ from slack_helpers import (
     slack_settings_fixture,  # noqa: F401
     slack_stub_fixture,  # noqa: F401
 )
-from slack_stub import BOT_ID, BOT_USER_ID, SlackStub
 from sqlalchemy import select
 
-from bot.answer import Answer
+from bench.slack_stub import BOT_ID, BOT_USER_ID, SlackStub
+from bot.engine.answer import Answer
 from bot.slack.history import thread_turns
 from bot.slack.models import Feedback, Handoff, ProcessedEvent
 

@@ -10,12 +10,12 @@ import json
 
 import pytest
 
-from bot.answer import Answer, Source
 from bot.city import load_city
+from bot.config import PROJECT_ROOT
+from bot.engine.answer import Answer, Source
 from bot.slack import blocks as bk
 from bot.slack.logs import kv
 from bot.slack.payload import is_user_dm, strip_mentions
-from ingest.config import PROJECT_ROOT
 
 CITY = load_city(PROJECT_ROOT / "knowledge")
 

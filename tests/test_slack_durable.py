@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from postgres_fixture import postgres_server, postgres_url  # noqa: F401, F811 - fixtures
-from server_process import ServerProcess
 from slack_helpers import (
     RunningApp,
     app_mention,
@@ -27,10 +26,11 @@ from slack_helpers import (
     slack_settings_fixture,  # noqa: F401
     slack_stub_fixture,  # noqa: F401
 )
-from slack_stub import Call, SlackStub
 from sqlalchemy import select
 
-from bot.answer import Answer
+from bench.server_process import ServerProcess
+from bench.slack_stub import Call, SlackStub
+from bot.engine.answer import Answer
 
 pytestmark = pytest.mark.slow
 

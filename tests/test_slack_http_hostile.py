@@ -20,8 +20,8 @@ from urllib.parse import urlencode
 
 import pytest
 from slack_helpers import SIGNING_SECRET, RunningApp, make_slack_settings, running_app, view_submission
-from slack_stub import SlackStub
 
+from bench.slack_stub import SlackStub
 from bot.records import blocks as rb
 from bot.slack import verify
 

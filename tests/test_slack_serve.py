@@ -27,10 +27,10 @@ from slack_helpers import (
     message_im,
     slack_stub_fixture,  # noqa: F401
 )
-from slack_stub import SlackStub
 
+from bench.slack_stub import SlackStub
+from bot.config import PROJECT_ROOT
 from bot.slack.serve import run
-from ingest.config import PROJECT_ROOT
 
 
 def _children(pid: int) -> list[str]:

@@ -16,8 +16,8 @@ from slack_helpers import (
     slack_command_payload,
     slack_stub_fixture,  # noqa: F401
 )
-from slack_stub import SlackStub, SocketModeServer
 
+from bench.slack_stub import SlackStub, SocketModeServer
 from bot.slack.app import build_app, context_of, stop_background, wait_idle
 from bot.slack.socket_mode import start_socket_mode
 

@@ -25,10 +25,10 @@ from slack_helpers import (
     running_app,
     view_submission,
 )
-from slack_stub import SlackStub
 
-from bot.answer import Answer
+from bench.slack_stub import SlackStub
 from bot.db import Database
+from bot.engine.answer import Answer
 from bot.records import blocks as rb
 
 pytestmark = pytest.mark.slow

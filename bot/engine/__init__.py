@@ -1,4 +1,4 @@
-"""Answer engine: retrieve → classify → compose → :class:`~bot.answer.Answer`."""
+"""Answer engine: retrieve → classify → compose → :class:`~bot.engine.answer.Answer`."""
 
 from bot.engine.engine import Engine, Turn, get_engine
 

@@ -46,7 +46,7 @@ class Example:
 
 def collect(engine: Engine, items: list[dict], weights: Weights | None = None) -> list[Example]:
     """The evidence signals of every item, as the engine measures them before deciding."""
-    from bot.evaluation import missing_groups
+    from bot.engine.evaluation import missing_groups
 
     out = []
     for item in items:

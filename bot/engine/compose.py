@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bot.answer import Source
 from bot.city import CityProfile
+from bot.engine.answer import Source
 from bot.engine.evidence import Candidate
 from bot.engine.glossary import AnswerType, Glossary
 from bot.engine.retrieve import Hit

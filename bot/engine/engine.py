@@ -20,9 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.answer import Answer
 from bot.city import CityProfile, load_city
+from bot.config import Settings
 from bot.engine import messages
+from bot.engine.answer import Answer
 from bot.engine.compose import compose, missing_type_text
 from bot.engine.decide import Calibration, load_calibration
 from bot.engine.evidence import MAX_QUOTES, Candidate, EvidenceScorer, Signals, Weights
@@ -31,7 +32,6 @@ from bot.engine.question import Question, may_be_follow_up, parse
 from bot.engine.retrieve import Hit, RetrievalParams, Retriever, make_filter
 from bot.engine.safety import is_refusal
 from bot.language import detect_language
-from ingest.config import Settings
 from ingest.index import KnowledgeIndex, StoredChunk
 from ingest.lexical import content_nouns
 from ingest.normalize import normalize

@@ -14,10 +14,10 @@ import logging
 import re
 from dataclasses import replace
 
-from bot.answer import Answer
+from bot.config import Settings
+from bot.engine.answer import Answer
 from bot.engine.compose import build_sources
 from bot.engine.retrieve import Hit
-from ingest.config import Settings
 
 log = logging.getLogger(__name__)
 _CITE = re.compile(r"\[(\d{1,2})\]")

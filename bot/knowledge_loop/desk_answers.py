@@ -16,10 +16,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from bot.config import Settings
 from bot.db import Database, utcnow
 from bot.knowledge_loop.mask import mask_personal
 from bot.knowledge_loop.models import DeskAnswer, LoopAudit
-from ingest.config import Settings
 from ingest.loaders import LoadedDocument
 from ingest.pipeline import PUBLISHED_PREFIX, put_document, remove_document
 from ingest.store import ChunkStore
@@ -140,3 +140,22 @@ class DeskAnswers:
                 published += 1
         removed = sum(1 for did in stored - set(active) if remove_document(self.settings, self.store, did))
         return published, removed
+
+
+def sync_published(settings: Settings) -> str | None:
+    """Re-publish approved answers after ``ingest`` or ``restore`` rebuilt the public store.
+
+    Returns one line for the command's report, or ``None`` when there is no up-to-date database
+    (a fresh demo has none; an out-of-date one is reported by ``doctor`` and ``migrate``).
+    """
+    from bot.ops.migrate import problem
+
+    if problem(settings) is not None:
+        return None
+    db = Database(settings.db_url, run_migrations=False)
+    try:
+        published, removed = DeskAnswers(db, settings).sync()
+        active = len(DeskAnswers(db, settings).active())
+    finally:
+        db.dispose()
+    return f"approved desk answers: {active} in the knowledge base ({published} re-published, {removed} removed)"

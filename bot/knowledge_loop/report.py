@@ -6,17 +6,17 @@ only the newest misses are grouped for the top gaps.
 
 from __future__ import annotations
 
-import csv
-import io
 import statistics
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from sqlalchemy import case, func, select
 
+from bot import spreadsheet
 from bot.db import Database
 from bot.knowledge_loop.gaps import group
 from bot.knowledge_loop.models import QuestionLogEntry
+from bot.records.fields import status_label
 from bot.records.models import ProposalRecord, StatusChange
 
 GAP_SAMPLE = 2000  # newest misses grouped for the top gaps
@@ -94,17 +94,13 @@ LABELS_JA = [
 def to_csv(f: Figures) -> str:
     """Japanese headers, one figure a row, like ``records export``; the caller adds the BOM for files."""
     data = f.to_json()
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["項目", "値"])
+    rows: list[list[object]] = [["項目", "値"]]
     for key, label in LABELS_JA:
         value = data[key]
-        w.writerow([label, f"{value:.1%}" if key == "answered_share" else ("" if value is None else value)])
-    for status, n in sorted(f.by_status.items()):
-        w.writerow([f"提案（{status}）", n])
-    for i, gap in enumerate(f.top_gaps, start=1):
-        w.writerow([f"未回答グループ{i}（{gap['count']}件）", gap["question"]])
-    return buf.getvalue()
+        rows.append([label, f"{value:.1%}" if key == "answered_share" else ("" if value is None else value)])
+    rows += [[f"提案（{status_label(status)}）", n] for status, n in sorted(f.by_status.items())]
+    rows += [[f"未回答グループ{i}（{gap['count']}件）", gap["question"]] for i, gap in enumerate(f.top_gaps, start=1)]
+    return spreadsheet.to_csv(rows)
 
 
 def to_text(f: Figures) -> str:
@@ -113,7 +109,7 @@ def to_text(f: Figures) -> str:
              f"お断り {f.refused}）",
              f"👍 {f.thumbs_up} / 👎 {f.thumbs_down}、担当者への引き継ぎ {f.handoffs} 件",
              f"提出された提案 {f.drafts_submitted} 件"
-             + (f"（{', '.join(f'{k} {v}' for k, v in sorted(f.by_status.items()))}）" if f.by_status else ""),
+             + (f"（{', '.join(f'{status_label(k)} {v}' for k, v in sorted(f.by_status.items()))}）" if f.by_status else ""),
              "提出から最初の対応まで: " + (f"{f.median_hours_to_first_action} 時間（中央値）"
                                     if f.median_hours_to_first_action is not None else "—")]
     if f.top_gaps:

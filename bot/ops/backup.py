@@ -35,10 +35,10 @@ from typing import Any
 
 from sqlalchemy import Engine, MetaData, Table, select, text
 
+from bot.config import Settings
 from bot.db import make_engine
 from bot.logs import OperatorError, mask_url
 from bot.ops import migrate
-from ingest.config import Settings
 
 FORMAT = "ppp-desk-backup"
 FORMAT_VERSION = 1
@@ -427,6 +427,11 @@ def restore(settings: Settings, directory: Path, *, run_ingest: bool = True) -> 
 
         report = ingest(settings, settings.knowledge_dir, prune=True, progress=False)
         lines.append(f"  public knowledge rebuilt from {settings.knowledge_dir}: {report.summary()}")
+        from bot.knowledge_loop.desk_answers import sync_published
+
+        synced = sync_published(settings)
+        if synced:
+            lines.append(f"  {synced}")
         ok = ok and report.ok
         now = {m.get("doc_id"): m.get("file_hash") for m in dump_ingest_manifest(settings)}
         missing = sorted(set(backed) - set(now))

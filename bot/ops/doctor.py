@@ -26,8 +26,8 @@ from typing import Any
 
 import yaml
 
+from bot.config import PROJECT_ROOT, Settings
 from bot.logs import mask_url
-from ingest.config import PROJECT_ROOT, Settings
 
 OK, FAIL, WARN, SKIP = "ok", "fail", "warn", "skip"
 MARK = {OK: "✓", FAIL: "✗", WARN: "!", SKIP: "-"}

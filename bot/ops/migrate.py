@@ -17,10 +17,10 @@ from pathlib import Path
 from sqlalchemy import Engine, inspect
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
+from bot.config import Settings
 from bot.db import MIGRATIONS_DIR, Database, _reason, make_engine, safe_url
 from bot.errors import StartupError
 from bot.logs import OperatorError, mask_url
-from ingest.config import Settings
 
 
 def _script():

@@ -28,8 +28,8 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from bot.config import Settings
 from bot.precedents.filters import NO_FILTERS, Filters, fold, matches, parse_scheme
-from ingest.config import Settings
 from ingest.embeddings import get_embeddings
 from ingest.lexical import LexicalIndex, tokenize
 from ingest.normalize import normalize

@@ -22,11 +22,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from bot.config import Settings
 from bot.engine.retrieve import rrf
 from bot.precedents.filters import NO_FILTERS, Filters, fold, matches, parse_scheme
 from bot.precedents.internal import InternalIndex, RecordView
 from ingest.chunking import SECTION_SEP
-from ingest.config import Settings
 from ingest.index import KnowledgeIndex, StoredChunk
 from ingest.lexical import tokenize
 from ingest.normalize import normalize

@@ -18,10 +18,10 @@ from typing import Any
 
 from langchain_core.embeddings import Embeddings
 
+from bot.config import Settings
 from bot.precedents.filters import Filters, parse_query
 from bot.precedents.internal import InternalIndex
 from bot.precedents.search import Precedent, PrecedentSearch, SearchPage
-from ingest.config import Settings
 
 
 class PrecedentSpace:

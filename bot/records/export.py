@@ -1,30 +1,22 @@
 """Exports of records and their audit trail for the desk's spreadsheets (pure: CSV with Japanese headers, JSON).
 
-A cell that a spreadsheet would run as a formula is quoted, so a business cannot plant one.
+Every CSV goes through ``bot.spreadsheet.to_csv``, the one guard that keeps formula-looking cells inert.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Callable, Iterable
 
 from bot.records.fields import FIELD_NAMES, display_value, field_label, status_label
 from bot.records.prescreen import Flag
 from bot.records.views import RecordView
+from bot.spreadsheet import to_csv
 
 RECORD_COLUMNS: tuple[str, ...] = ("id", "status", "created_at", "updated_at", "submitted_at",
                                    "proposer_user_id", "permalink", "assigned_department", *FIELD_NAMES,
                                    "flags")
 AUDIT_COLUMNS: tuple[str, ...] = ("record_id", "at", "actor", "from_status", "to_status", "note")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: object) -> str:
-    """Spreadsheet-safe text: a value that a spreadsheet would run as a formula is quoted."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def record_row(record: RecordView, flags: Iterable[Flag] = ()) -> dict[str, str]:
@@ -47,13 +39,8 @@ def records_csv(records: Iterable[RecordView], flags_of: Callable[[RecordView], 
                "submitted_at": "提出日時", "proposer_user_id": "提案者（Slack）", "permalink": "相談スレッド",
                "assigned_department": "照会先の担当課", "flags": "事前確認フラグ"}
     headers.update({name: field_label(name) for name in FIELD_NAMES})
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow([headers[c] for c in RECORD_COLUMNS])
-    for record in records:
-        row = record_row(record, flags_of(record))
-        writer.writerow([_cell(row[c]) for c in RECORD_COLUMNS])
-    return buf.getvalue()
+    rows = ([row[c] for c in RECORD_COLUMNS] for row in (record_row(r, flags_of(r)) for r in records))
+    return to_csv([[headers[c] for c in RECORD_COLUMNS], *rows])
 
 
 def records_json(records: Iterable[RecordView], flags_of: Callable[[RecordView], list[Flag]]) -> str:
@@ -68,15 +55,13 @@ def records_json(records: Iterable[RecordView], flags_of: Callable[[RecordView],
 def audit_csv(rows: Iterable[dict]) -> str:
     headers = {"record_id": "受付番号", "at": "日時", "actor": "操作者（Slack）", "from_status": "変更前",
                "to_status": "変更後", "note": "メモ"}
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow([headers[c] for c in AUDIT_COLUMNS])
+    out = [[headers[c] for c in AUDIT_COLUMNS]]
     for row in rows:
         labelled = dict(row)
         for key in ("from_status", "to_status"):
             labelled[key] = status_label(row[key]) if row.get(key) else ""
-        writer.writerow([_cell(labelled.get(c, "")) for c in AUDIT_COLUMNS])
-    return buf.getvalue()
+        out.append([labelled.get(c, "") for c in AUDIT_COLUMNS])
+    return to_csv(out)
 
 
 def audit_json(rows: Iterable[dict]) -> str:

@@ -15,8 +15,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from bot.config import Settings
 from bot.records.fields import ASKS, CHOICES, ProposalFields
-from ingest.config import Settings
 
 log = logging.getLogger(__name__)
 

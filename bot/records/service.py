@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.city import CityProfile
+from bot.config import Settings
 from bot.db import Database, utcnow
 from bot.records import outbox
 from bot.records.fields import STAFF_STATUSES, STATUS_NOTE, STATUSES, ProposalFields, can_change_status
@@ -36,7 +37,6 @@ from bot.records.views import (
     local_year,
     snapshot,
 )
-from ingest.config import Settings
 from ingest.store import document_titles
 
 log = logging.getLogger(__name__)

@@ -25,8 +25,8 @@ from typing import Any
 from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.answer import Answer
 from bot.db import utcnow
+from bot.engine.answer import Answer
 from bot.records.outbox import OutboxWorker, enqueue
 from bot.slack import blocks as bk
 from bot.slack import delivery, questions

@@ -22,6 +22,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.city import load_city
+from bot.config import Settings
 from bot.db import Database
 from bot.errors import StartupError
 from bot.slack import answers, fallbacks
@@ -29,7 +30,6 @@ from bot.slack.dedupe import EventDeduper
 from bot.slack.logs import RedactSlackBodies, configure_slack_logging, error_code, kv, retry_handlers
 from bot.slack.services import Services
 from bot.slack.staff import StaffDirectory
-from ingest.config import Settings
 
 log = logging.getLogger("bot.slack.app")
 

@@ -1,4 +1,4 @@
-"""Block Kit rendering of an :class:`~bot.answer.Answer` and the other messages we post.
+"""Block Kit rendering of an :class:`~bot.engine.answer.Answer` and the other messages we post.
 
 Pure functions: data in, JSON-ready dicts out, no Slack calls, so they are tested directly.  Slack
 rejects a message outright when a section's text exceeds 3,000 characters or a message holds more
@@ -14,8 +14,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from bot.answer import Answer
 from bot.city import CityProfile
+from bot.engine.answer import Answer
 from bot.language import detect_language
 from bot.slack.escape import escape, safe_cut, truncate
 from bot.slack.texts import t

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.answer import Answer
 from bot.db import Database
 from bot.engine import Turn
+from bot.engine.answer import Answer
 from bot.slack.models import ConversationTurn
 
 # Enough context for short follow-ups without sending a whole day's chat to the engine.

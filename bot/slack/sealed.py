@@ -15,7 +15,7 @@ import json
 import logging
 from typing import Any
 
-from ingest.config import Settings
+from bot.config import Settings
 
 log = logging.getLogger("bot.slack.sealed")
 

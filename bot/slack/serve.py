@@ -32,9 +32,9 @@ from urllib.parse import urlsplit
 
 from slack_bolt import App, BoltRequest
 
+from bot.config import Settings
 from bot.slack import verify
 from bot.slack.logs import configure_slack_logging, kv
-from ingest.config import Settings
 
 log = logging.getLogger("bot.slack.serve")
 

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from slack_sdk import WebClient
 
-from bot.answer import Answer
 from bot.city import CityProfile
+from bot.config import Settings
 from bot.db import Database
 from bot.engine import Turn
+from bot.engine.answer import Answer
 from bot.slack.dedupe import EventDeduper
 from bot.slack.staff import StaffDirectory
-from ingest.config import Settings
 
 if TYPE_CHECKING:
     from bot.records.slack.runtime import RecordsRuntime

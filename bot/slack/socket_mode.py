@@ -15,8 +15,8 @@ import threading
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
+from bot.config import Settings
 from bot.slack.logs import kv
-from ingest.config import Settings
 
 log = logging.getLogger("bot.slack.socket_mode")
 

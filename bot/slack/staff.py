@@ -14,7 +14,7 @@ import time
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from ingest.config import Settings
+from bot.config import Settings
 
 log = logging.getLogger(__name__)
 _CACHE_TTL_S = 60.0

@@ -16,10 +16,10 @@ from typing import Any, Protocol
 from slack_sdk import WebClient
 
 from bot.city import CityProfile
+from bot.config import Settings
 from bot.db import Database
 from bot.records.outbox import OutboxWorker
 from bot.records.service import RecordListener, RecordService
-from ingest.config import Settings
 
 log = logging.getLogger("bot.records.slack")
 

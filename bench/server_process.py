@@ -15,10 +15,9 @@ import threading
 import time
 from pathlib import Path
 
-from slack_helpers import BOT_TOKEN, DESK_CHANNEL, SIGNING_SECRET, SlackSender
-from slack_stub import SlackStub
-
-from ingest.config import PROJECT_ROOT
+from bench.slack_payloads import BOT_TOKEN, DESK_CHANNEL, SIGNING_SECRET, SlackSender
+from bench.slack_stub import SlackStub
+from bot.config import PROJECT_ROOT
 
 
 class ServerProcess:

@@ -13,13 +13,33 @@ import sys
 from pathlib import Path
 
 from bot.city import load_city
+from bot.config import Settings
 from bot.ops.migrate import open_current
 from bot.records.export import audit_csv, audit_json, records_csv, records_json
 from bot.records.fields import FIELD_NAMES, STATUSES, display_value, field_label, status_label
 from bot.records.service import RecordService
 from bot.records.views import RecordNotFound, RecordView, iso
 from bot.terminal import inert, inert_json
-from ingest.config import Settings
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("records", help="draft proposal records (desk staff)")
+    rsub = p.add_subparsers(dest="records_command", required=True)
+    r = rsub.add_parser("list")
+    r.add_argument("--status")
+    r.add_argument("--json", action="store_true")
+    r = rsub.add_parser("show")
+    r.add_argument("record_id")
+    r.add_argument("--json", action="store_true")
+    r = rsub.add_parser("export")
+    r.add_argument("--format", choices=["csv", "json"], default="csv")
+    r.add_argument("--output", "-o")
+    r.add_argument("--status", help="only records with this status")
+    r.add_argument("--audit", action="store_true", help="export the status history instead")
+    r = rsub.add_parser("delete", help="remove a record and its history (e.g. a withdrawn proposal)")
+    r.add_argument("record_id")
+    r.add_argument("--yes", action="store_true", help="confirm")
+    p.set_defaults(handler=run)
 
 
 def _service(settings: Settings) -> RecordService:
@@ -145,7 +165,7 @@ def _delete(args: argparse.Namespace, svc: RecordService) -> int:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    """Entry point wired in ``bot.cli`` (``records_command``: list, show, export, delete)."""
+    """``records_command``: list, show, export, delete."""
     svc = _service(settings)
     handler = {"list": _list, "show": _show, "export": _export, "delete": _delete}[args.records_command]
     try:

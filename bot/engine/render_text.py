@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.answer import Answer
+from bot.engine.answer import Answer
 
 
 def sources_block(answer: Answer, with_text: bool = False) -> str:

@@ -1,4 +1,4 @@
-"""CLI handlers for the answer engine: ``ask``, ``chat`` and ``eval``."""
+"""The answer engine from the terminal: ``ask``, ``chat``, ``eval`` and ``calibrate``."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from bot.render_text import render, sources_block
-from ingest.config import PROJECT_ROOT, Settings
+from bot.config import PROJECT_ROOT, Settings
+from bot.engine.render_text import render, sources_block
 
 DEFAULT_EVAL_SET = PROJECT_ROOT.parent / "shared" / "eval" / "dev.jsonl"
 
@@ -18,6 +18,30 @@ CHAT_HELP = """コマンド / commands:
   /new      会話をリセット (start a new conversation)
   /help     このヘルプ (this help)
   /quit     終了 (quit)  — Ctrl-D / Ctrl-C でも終了します"""
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ask", help="answer one question")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true", help="print the Answer as one JSON object")
+    p.add_argument("--doc-type", action="append", help="only passages of this doc_type (repeatable)")
+    p.add_argument("--doc", action="append", help="only passages of this document id (repeatable)")
+    p.set_defaults(handler=ask)
+
+    p = sub.add_parser("chat", help="interactive local conversation")
+    p.set_defaults(handler=chat)
+
+    p = sub.add_parser("eval", help="run an evaluation set")
+    p.add_argument("--set", dest="eval_set", help="JSONL file (default: ../shared/eval/dev.jsonl)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--k", type=int, default=5)
+    p.set_defaults(handler=evaluate)
+
+    p = sub.add_parser("calibrate", help="refit the answer-or-abstain rule on the development sets (k-fold CV)")
+    p.add_argument("--set", dest="sets", action="append",
+                   help="JSONL file (repeatable; default: ../shared/eval/dev.jsonl and dev2.jsonl)")
+    p.add_argument("--folds", type=int, default=5)
+    p.set_defaults(handler=calibrate)
 
 
 def _engine(settings: Settings):
@@ -114,7 +138,7 @@ def chat(args: argparse.Namespace, settings: Settings, stdin=None, stdout=None) 
 
 
 def evaluate(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.evaluation import load_set, run
+    from bot.engine.evaluation import load_set, run
 
     path = Path(args.eval_set) if args.eval_set else DEFAULT_EVAL_SET
     if not path.exists():
@@ -138,7 +162,7 @@ def evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
 def calibrate(args: argparse.Namespace, settings: Settings) -> int:
     from bot.engine.calibrate import refit
-    from bot.evaluation import load_set, run
+    from bot.engine.evaluation import load_set, run
 
     paths = [Path(p) for p in args.sets] if args.sets else [DEFAULT_EVAL_SET, DEFAULT_EVAL_SET.with_name("dev2.jsonl")]
     sets = {}

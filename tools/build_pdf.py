@@ -8,7 +8,7 @@ Keywords (``doc_type=overview; published=2023-07-25; ...``) and custom ``/DocTyp
 
 Usage::
 
-    python -m ingest.build_pdf [OUT_PATH]      # default: knowledge/aomori/overview.pdf
+    python tools/build_pdf.py [OUT_PATH]      # default: knowledge/aomori/overview.pdf
 
 The text is the overview part of ``2023-07-25_ppp-desk_overview-guideline-cases.txt`` verbatim, with
 extraction damage repaired (lines joined where the extraction broke a sentence).  Sections 1-3 are on

@@ -11,16 +11,25 @@ import argparse
 import json
 import sys
 
-from bot.precedents.filters import parse_query
-from bot.precedents.render import text_lines
-from bot.precedents.space import PrecedentSpace
+from bot.config import Settings
 from bot.terminal import inert, inert_json
-from ingest.config import Settings
-from ingest.store import ChunkStore
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("precedents", help="search precedents (staff)")
+    p.add_argument("query")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--limit", type=int, default=10)
+    p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Search and print; see the module docstring for the exit status."""
+    from bot.precedents.filters import parse_query
+    from bot.precedents.render import text_lines
+    from bot.precedents.space import PrecedentSpace
+    from ingest.store import ChunkStore
+
     if not ChunkStore(settings).documents():
         print("ppp-desk precedents: no documents ingested yet. Run: ppp-desk ingest", file=sys.stderr)
         return 2
