@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -83,7 +84,10 @@ def stub() -> Iterator[SlackStub]:
 
 
 def settings_for(data_dir: Path, stub: SlackStub, db_url: str, **overrides: Any) -> Settings:
-    return make_slack_settings(data_dir, stub, **{"DATABASE_URL": db_url, "DESK_STAFF_USER_IDS": STAFF, **overrides})
+    """Settings for one test; its own internal collection, so a shared knowledge base stays untouched."""
+    return make_slack_settings(data_dir, stub, **{"DATABASE_URL": db_url, "DESK_STAFF_USER_IDS": STAFF,
+                                                  "PPP_INTERNAL_COLLECTION": f"t_rec_{uuid.uuid4().hex[:8]}",
+                                                  **overrides})
 
 
 @contextmanager
@@ -100,8 +104,9 @@ def records_app(settings: Settings, stub: SlackStub, engine: Any = None) -> Iter
 
 
 @pytest.fixture
-def app(tmp_path: Path, stub: SlackStub, db_url: str) -> Iterator[RunningApp]:
-    with records_app(settings_for(tmp_path / "data", stub, db_url), stub) as running:
+def app(kb_settings: Settings, stub: SlackStub, db_url: str) -> Iterator[RunningApp]:
+    """The records app over the session's knowledge base (citation titles come from its manifest)."""
+    with records_app(settings_for(kb_settings.data_dir, stub, db_url), stub) as running:
         yield running
 
 
