@@ -119,8 +119,8 @@ def main() -> None:
                         help="e5 engine threads (EMBEDDINGS_THREADS); 0 = the library default (every core)")
     args = parser.parse_args()
 
-    from bot.precedents.internal import InternalIndex, get_internal_index, record_passages, record_view
-    from bot.precedents.search import get_searcher, search_precedents, similar_precedents
+    from bot.precedents.internal import InternalIndex, record_passages, record_view
+    from bot.precedents.space import PrecedentSpace
     from ingest.pipeline import ingest
 
     settings = bench_settings(args.threads or None)
@@ -129,7 +129,8 @@ def main() -> None:
     report = ingest(settings, progress=False)
     print(f"public knowledge: {report.summary()} ({time.perf_counter() - t:.1f} s)")
 
-    index = get_internal_index(settings)
+    space = PrecedentSpace(settings)
+    index = space.index
     records = synthetic_records(args.records)
     build_note = (f"reused the collection '{COLLECTION}' built by an earlier run of this benchmark (same "
                   f"synthetic records; vectors batch-computed by e5, cached as bench/out/precedents_vectors_*.npy)")
@@ -154,22 +155,22 @@ def main() -> None:
     InternalIndex(settings)  # what a worker process does at start
     load_s = time.perf_counter() - t
 
-    searcher = get_searcher(settings)
+    searcher = space.searcher
     for q in QUERIES[:5]:
-        search_precedents(settings, q, limit=5)  # warm-up: model, BM25 build, profiles
+        space.search(q, limit=5)  # warm-up: model, BM25 build, profiles
     latencies: list[float] = []
     per_query: dict[str, list[float]] = {}
     for _ in range(args.rounds):
         for q in QUERIES:
             t = time.perf_counter()
-            search_precedents(settings, q, limit=5)
+            space.search(q, limit=5)
             ms = (time.perf_counter() - t) * 1000
             latencies.append(ms)
             per_query.setdefault(q, []).append(ms)
     similar: list[float] = []
     for r in records[:50]:
         t = time.perf_counter()
-        similar_precedents(settings, f"{r['title']}\n{r['summary']}", k=3, exclude_record_id=r["id"])
+        space.similar(f"{r['title']}\n{r['summary']}", k=3, exclude_record_id=r["id"])
         similar.append((time.perf_counter() - t) * 1000)
 
     extra = {**records[0], "id": "P-2026-99999", "title": "ベンチマーク用の追加記録"}
@@ -177,16 +178,16 @@ def main() -> None:
     index.upsert(extra)
     write_ms = (time.perf_counter() - t) * 1000
     t = time.perf_counter()
-    search_precedents(settings, "ドローン 見守り", limit=5)
+    space.search("ドローン 見守り", limit=5)
     after_write_ms = (time.perf_counter() - t) * 1000
     index.delete(extra["id"])
-    search_precedents(settings, "ドローン 見守り", limit=5)  # rebuild after the delete, outside the timing
+    space.search("ドローン 見守り", limit=5)  # rebuild after the delete, outside the timing
     changed = {**records[1], "status": "approved" if records[1]["status"] != "approved" else "declined"}
     t = time.perf_counter()
     index.upsert(changed)
     status_ms = (time.perf_counter() - t) * 1000
     t = time.perf_counter()
-    search_precedents(settings, "ドローン 見守り", limit=5)
+    space.search("ドローン 見守り", limit=5)
     after_status_ms = (time.perf_counter() - t) * 1000
     index.upsert(records[1])
 

@@ -8,17 +8,15 @@ Several HTTP worker processes share state only through this database.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from bot.config import Settings
 from bot.errors import StartupError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -84,6 +82,10 @@ def _reason(exc: BaseException) -> str:
     return f"{type(inner).__name__}: {first}"[:200]
 
 
+class StorageMissing(SQLAlchemyError):
+    """The SQLite file is gone: a write would land in an unlinked file nobody reads again."""
+
+
 class Database:
     """An engine plus a session factory; one per process and URL."""
 
@@ -118,13 +120,7 @@ class Database:
         path = self.url.split("///", 1)[-1]
         return not path or path == ":memory:" or Path(path).is_file()
 
-
-_DBS: dict[str, Database] = {}
-_LOCK = threading.Lock()
-
-
-def get_database(settings: Settings) -> Database:
-    with _LOCK:
-        if settings.db_url not in _DBS:
-            _DBS[settings.db_url] = Database(settings.db_url)
-        return _DBS[settings.db_url]
+    def require_storage(self) -> None:
+        """Refuse a write (and so a confirmation) when the database file is gone (:class:`StorageMissing`)."""
+        if not self.storage_present():
+            raise StorageMissing("database file missing")

@@ -78,6 +78,21 @@ def open_client(settings: Settings, path: Path | None = None) -> chromadb.Client
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
 
+def document_titles(settings: Settings, collection: str | None = None) -> dict[str, str]:
+    """``doc id → title`` of every ingested document, read from the manifest (PDFs included).
+
+    Reads only the manifest collection: no embedding model is loaded, so edges that merely label
+    citations (the records feature) stay light.
+    """
+    name = (collection or settings.collection) + MANIFEST_SUFFIX
+    try:
+        manifest = open_client(settings).get_collection(name, embedding_function=None)
+    except Exception:  # noqa: BLE001 - NotFoundError type differs between client modes: nothing ingested
+        return {}
+    return {m["doc_id"]: m.get("title", "") for m in manifest.get(include=["metadatas"])["metadatas"] or []
+            if m and m.get("doc_id")}
+
+
 class ChunkStore:
     """Chunk vectors and the document manifest of one named collection."""
 

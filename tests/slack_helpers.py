@@ -104,12 +104,10 @@ class _ThreadedWSGIServer(ThreadingMixIn, WSGIServer):
 @contextmanager
 def running_app(settings: Settings, stub: SlackStub, *, engine: Any = None, db: Any = None) -> Iterator[RunningApp]:
     """``build_app`` behind ``SlackWSGI`` on 127.0.0.1 (a free port)."""
-    from bot import events
     from bot.db import Database
     from bot.slack.app import build_app, context_of, stop_background, wait_idle
     from bot.slack.serve import SlackWSGI
 
-    events.unsubscribe_all()  # hooks are process-global; each app registers its features afresh
     own_db = db is None
     db = db or Database(settings.db_url)
     try:

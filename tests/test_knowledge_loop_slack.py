@@ -47,7 +47,6 @@ from bot.knowledge_loop.desk_answers import FILES_PREFIX, DeskAnswers
 from bot.knowledge_loop.log import QuestionLog
 from bot.knowledge_loop.models import DeskAnswer, LoopAudit, QuestionLogEntry
 from bot.knowledge_loop.slack import digest, files, publish, runtime
-from bot.knowledge_loop.slack import shutdown as loop_shutdown
 from tests.conftest import KNOWLEDGE
 
 pytestmark = pytest.mark.slow
@@ -94,15 +93,9 @@ def loop_settings(base_kb: Path, tmp_path: Path, stub: SlackStub) -> Settings:
 @contextmanager
 def loop_app(settings: Settings, stub: SlackStub) -> Iterator[RunningApp]:
     from bot.engine.engine import Engine
-    from bot.records.slack import shutdown as records_shutdown
 
-    engine = Engine(settings)
-    with running_app(settings, stub, engine=engine) as app:
-        try:
-            yield app
-        finally:
-            loop_shutdown(app.ctx)
-            records_shutdown(app.ctx)
+    with running_app(settings, stub, engine=Engine(settings)) as app:
+        yield app  # running_app stops every feature's threads
 
 
 @pytest.fixture

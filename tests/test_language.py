@@ -28,9 +28,10 @@ def test_a_conversation_is_judged_as_a_whole() -> None:
 
 def test_every_layer_uses_the_same_detector() -> None:
     import bot.engine.question as question
-    import bot.records.slack as records
+    import bot.records.slack.drafts as drafts
+    import bot.slack.answers.messages as messages
     import bot.slack.blocks as blocks
-    import bot.slack.listeners as listeners
+    import bot.slack.intake as intake
 
-    for module in (question, records, blocks, listeners):
+    for module in (question, drafts, blocks, messages, intake):
         assert module.detect_language is detect_language, module.__name__

@@ -24,7 +24,6 @@ from test_precedents_wall import ADVERSARIAL, marker_records
 
 from bench.slack_stub import Call, SlackStub
 from bot.config import Settings
-from bot.precedents.internal import get_internal_index
 from bot.precedents.render import ACTION_FILTER, ACTION_PAGE, MODAL_CALLBACK, REFUSAL
 
 STAFF = "USTAFF001"
@@ -50,8 +49,8 @@ def running(kb_settings: Settings, tmp_path: Path, stub: SlackStub, engine, tag:
     settings = make_slack_settings(kb_settings.data_dir, stub, db_path=tmp_path / "slack.db",
                                    DESK_STAFF_USER_IDS=STAFF, DESK_STAFF_USERGROUP_ID=STAFF_GROUP,
                                    PPP_INTERNAL_COLLECTION=f"t_slack_{uuid.uuid4().hex[:8]}")
-    get_internal_index(settings).upsert_many(marker_records(tag))
     with running_app(settings, stub, engine=engine) as app:
+        app.ctx.precedents.index.upsert_many(marker_records(tag))
         yield app
 
 

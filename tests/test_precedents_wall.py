@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import PROJECT_ROOT, Settings
-from bot.precedents.internal import get_internal_index
-from bot.precedents.search import search_precedents
+from bot.precedents.space import PrecedentSpace
 from ingest.store import ChunkStore
 
 ADVERSARIAL = [
@@ -56,28 +55,29 @@ def marker_records(tag: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def walled(kb_settings: Settings) -> tuple[Settings, str]:
+def walled(kb_settings: Settings) -> tuple[Settings, str, PrecedentSpace]:
     """The public knowledge base plus an internal collection holding marker records."""
     tag = "ZQXMARK" + uuid.uuid4().hex[:8].upper()
     s = kb_settings.model_copy(update={"internal_collection": f"t_wall_{uuid.uuid4().hex[:8]}"})
-    get_internal_index(s).upsert_many(marker_records(tag))
-    return s, tag
+    space = PrecedentSpace(s)
+    space.index.upsert_many(marker_records(tag))
+    return s, tag, space
 
 
-def test_markers_are_findable_by_staff(walled: tuple[Settings, str]) -> None:
+def test_markers_are_findable_by_staff(walled: tuple[Settings, str, PrecedentSpace]) -> None:
     """Control: the staff path finds the marker records for these very questions."""
-    s, tag = walled
+    _s, tag, space = walled
     hits = 0
     for q in ADVERSARIAL:
-        text = json.dumps([p.to_dict() for p in search_precedents(s, q, limit=5)], ensure_ascii=False)
+        text = json.dumps([p.to_dict() for p in space.search(q, limit=5)], ensure_ascii=False)
         hits += tag in text
     assert hits >= len(ADVERSARIAL) // 2
 
 
-def test_business_engine_never_returns_internal_text(walled: tuple[Settings, str], engine) -> None:
+def test_business_engine_never_returns_internal_text(walled: tuple[Settings, str, PrecedentSpace], engine) -> None:
     from bot.engine import get_engine
 
-    s, tag = walled
+    s, tag, _space = walled
     business = get_engine(s)
     assert business is engine  # the business path for these settings is the session's engine
     public_types = {"guideline", "overview", "case_study", "agreement"}
@@ -90,8 +90,8 @@ def test_business_engine_never_returns_internal_text(walled: tuple[Settings, str
         assert not any(src.doc_id.startswith("P-") for src in answer.sources), q
 
 
-def test_questions_are_never_indexed_into_the_public_collection(walled: tuple[Settings, str], engine) -> None:
-    s, _tag = walled
+def test_questions_are_never_indexed_into_the_public_collection(walled: tuple[Settings, str, PrecedentSpace], engine) -> None:
+    s, _tag, _space = walled
     store = ChunkStore(s)
     before_docs, before_ids = store.documents(), store.all_ids()
     for q in ADVERSARIAL[:4]:
@@ -105,7 +105,8 @@ _FORBIDDEN_NAMES = {"internal_collection", "internal_dir", "InternalIndex", "ope
 # The answer engine and everything that serves businesses with its answers.  (bot/slack/app.py is the
 # composition root that loads every feature, the staff one included, so it is not on this list.)
 BUSINESS_PATH = ["bot/engine", "bot/answer.py", "bot/commands.py", "bot/evaluation.py",
-                 "bot/slack/listeners.py", "bot/slack/blocks.py", "bot/slack/context.py",
+                 "bot/slack/answers", "bot/slack/blocks.py", "bot/slack/services.py", "bot/slack/web.py",
+                 "bot/slack/payload.py",
                  "bot/slack/answering.py", "bot/slack/intake.py", "bot/slack/questions.py",
                  "bot/slack/delivery.py"]
 

@@ -24,7 +24,7 @@ from bot.city import load_city
 from bot.cli import build_parser
 from bot.cli import records as cli
 from bot.config import Settings
-from bot.db import get_database
+from bot.db import Database
 from bot.records.fields import ProposalFields
 from bot.records.service import RecordService
 
@@ -33,14 +33,20 @@ from bot.records.service import RecordService
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
     url = (f"sqlite:///{tmp_path / 'cli.db'}" if request.param == "sqlite"
            else request.getfixturevalue("postgres_url"))
-    s = make_settings(tmp_path / "data", DATABASE_URL=url)
-    yield s
-    get_database(s).dispose()
+    yield make_settings(tmp_path / "data", DATABASE_URL=url)
 
 
 @pytest.fixture
-def seeded(settings: Settings) -> dict[str, str]:
-    svc = RecordService(get_database(settings), settings, city=load_city(KNOWLEDGE))
+def db(settings: Settings) -> Iterator[Database]:
+    """The database the test writes through (the CLI opens its own, as a separate run would)."""
+    database = Database(settings.db_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def seeded(settings: Settings, db: Database) -> dict[str, str]:
+    svc = RecordService(db, settings, city=load_city(KNOWLEDGE))
     base = {"org_type": "corporation", "contact_name": "山田 花子", "email": "hanako@example.co.jp",
             "summary": "駅前で実証したい", "kind": "open", "scheme": "trial", "cost_burden": "self",
             "personal_info": "no", "third_party_ip": "no", "asks": ["field"], "schedule": "来年度"}
@@ -124,8 +130,9 @@ def test_installed_command_exports_for_the_spreadsheet(settings: Settings, seede
     assert seeded["a"] in target.read_text("utf-8-sig")
 
 
-def test_terminal_escapes_from_a_draft_are_printed_inert(settings: Settings, capsys: pytest.CaptureFixture) -> None:
-    svc = RecordService(get_database(settings), settings, city=load_city(KNOWLEDGE))
+def test_terminal_escapes_from_a_draft_are_printed_inert(settings: Settings, db: Database,
+                                                         capsys: pytest.CaptureFixture) -> None:
+    svc = RecordService(db, settings, city=load_city(KNOWLEDGE))
     hostile = "\x1b]52;c;ZXZpbA==\x07\x1b[2J偽の件名\r上書き\x9b31m\u202eabc"
     rid = svc.save(ProposalFields.from_dict({"org_name": "株式会社\x1b[8m青森", "org_type": "corporation",
                                              "contact_name": "山田", "title": hostile, "summary": "一行目\n二行目\x1b[0m",

@@ -22,11 +22,17 @@ from bot.records import blocks as rb
 from bot.records.extract import ConvTurn, coerce_turns, extract, find_organization
 from bot.records.fields import ProposalFields, can_change_status
 from bot.records.prescreen import prescreen
-from bot.records.service import RecordView, doc_titles
 from bot.records.validate import normalize_contact, validate
+from bot.records.views import RecordView
+from ingest.store import document_titles
 
 CITY = load_city(KNOWLEDGE)
-TITLES = doc_titles(KNOWLEDGE)
+
+
+@pytest.fixture(scope="module", name="titles")
+def titles_fixture(kb_settings) -> dict[str, str]:
+    """Document titles as the ingested store's manifest holds them (the PDF's included)."""
+    return document_titles(kb_settings)
 
 
 def fields(**kw) -> ProposalFields:
@@ -41,8 +47,8 @@ def fields(**kw) -> ProposalFields:
 # --- pre-screen -------------------------------------------------------------------------------------
 
 
-def test_individual_is_flagged_ineligible_with_the_guideline_quote() -> None:
-    flags = prescreen(fields(org_type="individual"), CITY, TITLES)
+def test_individual_is_flagged_ineligible_with_the_guideline_quote(titles: dict[str, str]) -> None:
+    flags = prescreen(fields(org_type="individual"), CITY, titles)
     flag = flags[0]
     assert flag.id == "individual_not_eligible" and flag.severity == "ineligible"
     assert flag.quote == CITY.rules["individual_not_eligible"].quote
@@ -247,9 +253,9 @@ def _record(**kw) -> RecordView:
     return RecordView(**base)
 
 
-def test_desk_card_has_fields_flags_link_buttons_and_precedents() -> None:
+def test_desk_card_has_fields_flags_link_buttons_and_precedents(titles: dict[str, str]) -> None:
     record = _record()
-    text, blocks = rb.desk_card(record, prescreen(record.fields, CITY, TITLES),
+    text, blocks = rb.desk_card(record, prescreen(record.fields, CITY, titles),
                                 precedents=[{"title": "神戸市×Uber Eats", "summary": "配達",
                                              "link_or_citation": "cases/kobe-uber-eats"}])
     dumped = json.dumps(blocks, ensure_ascii=False)
@@ -282,13 +288,13 @@ def test_card_fallback_text_is_escaped_and_cuts_never_split_an_entity() -> None:
     assert body and body.replace("&amp;", "") == ""  # whole entities only, however it was cut
 
 
-def test_confirmation_quotes_confidentiality_and_disclosure() -> None:
-    text, blocks = rb.confirmation_message(_record(), CITY, "ja", TITLES)
+def test_confirmation_quotes_confidentiality_and_disclosure(titles: dict[str, str]) -> None:
+    text, blocks = rb.confirmation_message(_record(), CITY, "ja", titles)
     dumped = json.dumps(blocks, ensure_ascii=False)
     assert "P-2026-0001" in text
     assert CITY.rules["confidentiality"].quote in dumped and CITY.rules["disclosure"].quote in dumped
     assert "個人(個人事業主を除く)" not in dumped  # staff flags never reach the business
-    _, en = rb.confirmation_message(_record(language="en"), CITY, "en", TITLES)
+    _, en = rb.confirmation_message(_record(language="en"), CITY, "en", titles)
     assert "We have received your proposal" in json.dumps(en, ensure_ascii=False)
 
 

@@ -20,20 +20,13 @@ from conftest import make_settings
 from postgres_fixture import postgres_server, postgres_url  # noqa: F401 - fixtures
 from sqlalchemy import func, inspect, select
 
-from bot import events
 from bot.city import load_city
 from bot.db import Database, utcnow
+from bot.records.export import audit_csv, records_csv, records_json
 from bot.records.fields import ProposalFields
 from bot.records.models import IdempotencyKey, OutboxMessage, ProposalRecord, StatusChange
-from bot.records.service import (
-    NotAllowed,
-    RecordService,
-    SourceRef,
-    audit_csv,
-    local_year,
-    records_csv,
-    records_json,
-)
+from bot.records.service import RecordService
+from bot.records.views import NotAllowed, SourceRef, local_year
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -190,26 +183,22 @@ def test_status_rules(service: RecordService, db: Database) -> None:
     assert service.get(record_pk=draft.record.pk).status == "draft"
 
 
-def test_events_announce_saved_and_deleted_records(service: RecordService) -> None:
+def test_listeners_hear_of_saved_and_deleted_records(service: RecordService) -> None:
     seen: list[tuple[str, object]] = []
 
-    def saved(settings, record):
-        seen.append(("saved", record))
+    class Listener:
+        def record_saved(self, record: dict) -> None:
+            seen.append(("saved", record))
 
-    def deleted(settings, record_id):
-        seen.append(("deleted", record_id))
+        def record_deleted(self, record_id: str) -> None:
+            seen.append(("deleted", record_id))
 
-    events.subscribe("record_saved", saved)
-    events.subscribe("record_deleted", deleted)
-    try:
-        service.save(ProposalFields(title="draft only"), proposer="U1", submit=False)
-        assert seen == []  # drafts are the business's own until submitted
-        rec = service.save(complete(), proposer="U1", submit=True).record
-        service.change_status(rec.record_id, "received", actor="S")
-        service.delete(record_id=rec.record_id, actor="S", staff=True)
-    finally:
-        events.unsubscribe_all("record_saved")
-        events.unsubscribe_all("record_deleted")
+    service.listeners.append(Listener())
+    service.save(ProposalFields(title="draft only"), proposer="U1", submit=False)
+    assert seen == []  # drafts are the business's own until submitted
+    rec = service.save(complete(), proposer="U1", submit=True).record
+    service.change_status(rec.record_id, "received", actor="S")
+    service.delete(record_id=rec.record_id, actor="S", staff=True)
     assert [kind for kind, _ in seen] == ["saved", "saved", "deleted"]
     first = seen[0][1]
     for key in ("id", "status", "title", "summary", "org", "scheme", "kind", "asks", "created_at"):

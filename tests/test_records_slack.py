@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,15 +44,13 @@ from slack_helpers import (
 from sqlalchemy import func, select
 
 from bench.slack_stub import Call, SlackStub
-from bot import events
 from bot.city import load_city
 from bot.config import Settings
 from bot.db import utcnow
 from bot.engine.answer import Answer
 from bot.records import blocks as rb
 from bot.records.models import OutboxMessage, ProposalRecord, StatusChange
-from bot.records.service import local_year
-from bot.records.slack import runtime, shutdown
+from bot.records.views import local_year
 from bot.slack.history import new_ref, record_turn
 
 pytestmark = pytest.mark.slow
@@ -85,25 +84,29 @@ def stub() -> Iterator[SlackStub]:
 
 
 def settings_for(data_dir: Path, stub: SlackStub, db_url: str, **overrides: Any) -> Settings:
-    return make_slack_settings(data_dir, stub, **{"DATABASE_URL": db_url, "DESK_STAFF_USER_IDS": STAFF, **overrides})
+    """Settings for one test; its own internal collection, so a shared knowledge base stays untouched."""
+    return make_slack_settings(data_dir, stub, **{"DATABASE_URL": db_url, "DESK_STAFF_USER_IDS": STAFF,
+                                                  "PPP_INTERNAL_COLLECTION": f"t_rec_{uuid.uuid4().hex[:8]}",
+                                                  **overrides})
 
 
 @contextmanager
 def records_app(settings: Settings, stub: SlackStub, engine: Any = None) -> Iterator[RunningApp]:
     """The real app; its outbox worker polls and backs off in tenths of a second instead of seconds."""
     with running_app(settings, stub, engine=engine or RefusingEngine()) as app:
-        worker = runtime(app.ctx).worker
+        worker = app.ctx.records.worker
         worker.poll_s, worker.base_delay_s, worker.max_delay_s = 0.1, 0.1, 0.4
         worker.kick()
         try:
             yield app
         finally:
-            shutdown(app.ctx)
+            app.ctx.records.stop()
 
 
 @pytest.fixture
-def app(tmp_path: Path, stub: SlackStub, db_url: str) -> Iterator[RunningApp]:
-    with records_app(settings_for(tmp_path / "data", stub, db_url), stub) as running:
+def app(kb_settings: Settings, stub: SlackStub, db_url: str) -> Iterator[RunningApp]:
+    """The records app over the session's knowledge base (citation titles come from its manifest)."""
+    with records_app(settings_for(kb_settings.data_dir, stub, db_url), stub) as running:
         yield running
 
 
@@ -164,7 +167,7 @@ def wait_card(stub: SlackStub, count: int = 1) -> Call:
 
 
 def records(app: RunningApp) -> list:
-    return runtime(app.ctx).service.list(include_drafts=True)
+    return app.ctx.records.service.list(include_drafts=True)
 
 
 def count_rows(app: RunningApp, model) -> int:
@@ -245,8 +248,8 @@ def test_question_to_card_to_status_change_to_proposer(tmp_path: Path, stub: Sla
         labels = [b["text"]["text"] for b in card.blocks if b["type"] == "actions" for b in b["elements"]]
         assert labels == ["受付", "対話・調整中", "担当課照会", "実施決定", "見送り", "追加情報を依頼"]
         saved = records(app)[0]
-        similar = events.call("similar_precedents", settings=settings, k=3, exclude_record_id=rid,
-                              text=f"{saved.fields.title}\n{saved.fields.summary}")
+        similar = app.ctx.precedents.similar(f"{saved.fields.title}\n{saved.fields.summary}", k=3,
+                                             exclude_record_id=rid)
         assert ("似ている事例" in text) == bool(similar)
         posted_ts = next(m["ts"] for m in stub.messages if m["channel"] == DESK_CHANNEL)
 
@@ -274,7 +277,7 @@ def test_question_to_card_to_status_change_to_proposer(tmp_path: Path, stub: Sla
         stub.wait_for("chat.postMessage", where=lambda c: c.params["channel"] == PUBLIC
                       and c.params.get("thread_ts") == mention["ts"] and "DM" in c.params.get("text", ""))
 
-        history = runtime(app.ctx).service.history(rid)
+        history = app.ctx.records.service.history(rid)
         assert [(h["from_status"], h["to_status"], h["actor"]) for h in history] == [
             ("", "draft", ASKER), ("draft", "submitted", ASKER), ("submitted", "received", STAFF),
             ("received", "declined", STAFF)]

@@ -33,7 +33,6 @@ from slack_helpers import (
 from sqlalchemy import select
 
 from bench.slack_stub import BOT_ID, BOT_USER_ID, SlackStub
-from bot import events
 from bot.engine.answer import Answer
 from bot.slack.history import thread_turns
 from bot.slack.models import Feedback, Handoff, ProcessedEvent
@@ -294,7 +293,7 @@ def test_slash_command_answers_ephemerally(slack_app: RunningApp) -> None:
 
 
 def test_draft_entry_points_say_coming_soon_without_the_records_feature(slack_app: RunningApp) -> None:
-    events.unsubscribe_all("open_draft")
+    slack_app.ctx.open_draft = None
     url = slack_app.stub.response_url()
     slack_app.sender.command("/ppp", "下書き", response_url=url)
     assert "準備中" in slack_app.stub.wait_for("response_url")[0].params["text"]
@@ -308,8 +307,7 @@ def test_draft_entry_points_say_coming_soon_without_the_records_feature(slack_ap
 
 def test_draft_entry_points_hand_over_to_the_open_draft_hook(slack_app: RunningApp) -> None:
     received: list[dict] = []
-    events.unsubscribe_all("open_draft")
-    events.subscribe("open_draft", lambda **kw: received.append(kw))
+    slack_app.ctx.open_draft = lambda client, body: received.append({"client": client, "body": body})
     event, call = _ask_dm(slack_app)
     payload = press(call.blocks, "draft_proposal", channel=event["channel"], thread_ts=event["ts"])
     assert slack_app.sender.interactive(payload).status == 200
@@ -317,11 +315,10 @@ def test_draft_entry_points_hand_over_to_the_open_draft_hook(slack_app: RunningA
     slack_app.wait_idle()
     assert [kw["body"]["trigger_id"] for kw in received][0] == payload["trigger_id"]
     assert received[1]["body"]["command"] == "/ppp" and received[1]["body"]["trigger_id"]
-    assert all(kw["ctx"] is slack_app.ctx and kw["client"] is not None for kw in received)
+    assert all(kw["client"] is not None for kw in received)
     value = json.loads(received[0]["body"]["actions"][0]["value"])
     assert value["channel"] == event["channel"] and value["thread_ts"] == event["ts"]
     assert value["question"] == QUESTION and value["language"] == "ja"
-    events.unsubscribe_all("open_draft")
 
 
 def test_handoff_posts_the_thread_to_the_desk_and_confirms_to_the_asker(slack_app: RunningApp) -> None:
@@ -409,18 +406,16 @@ def test_staff_mention_in_the_desk_channel_goes_to_the_precedents_hook(slack_set
     settings = slack_settings.model_copy(update={"desk_staff_user_ids": "USTAFF01"})
     with running_app(settings, slack_stub, engine=engine) as app:
         seen: list[dict] = []
-        events.unsubscribe_all("desk_mention")
-        events.subscribe("desk_mention", lambda **kw: seen.append(kw))
+        app.ctx.desk_mention = lambda event, client, say: bool(seen.append({"event": event, "say": say})) or True
         app.sender.event(app_mention("似た事例は？", user="USTAFF01", channel=DESK_CHANNEL))
         app.wait_idle()
-        assert len(seen) == 1 and seen[0]["event"]["user"] == "USTAFF01" and seen[0]["ctx"] is app.ctx
+        assert len(seen) == 1 and seen[0]["event"]["user"] == "USTAFF01"
         assert callable(seen[0]["say"])
         assert slack_stub.calls("chat.postMessage") == []  # not answered from the public engine
         app.sender.event(app_mention(QUESTION, user=ASKER, channel=DESK_CHANNEL))  # not staff
         slack_stub.wait_for("chat.postMessage")
         app.wait_idle()
         assert len(seen) == 1
-        events.unsubscribe_all("desk_mention")
 
 
 def test_without_feature_modules_their_entry_points_fall_back_politely(
@@ -429,7 +424,7 @@ def test_without_feature_modules_their_entry_points_fall_back_politely(
 
     monkeypatch.setattr(slack_app_module, "FEATURE_MODULES", ())
     with running_app(slack_settings, slack_stub, engine=engine) as app:
-        assert not events.has_listener("open_draft") and not events.has_listener("desk_mention")
+        assert app.ctx.open_draft is None and app.ctx.desk_mention is None
         url = slack_stub.response_url()
         msg = {"type": "message", "user": ASKER, "ts": new_ts(), "text": "この件で提案したい"}
         assert app.sender.interactive(message_shortcut("draft_from_message", msg, response_url=url)).status == 200
@@ -445,7 +440,7 @@ def test_without_feature_modules_their_entry_points_fall_back_politely(
 def test_feature_modules_get_the_context_and_real_import_errors_surface(
         slack_settings, slack_stub: SlackStub, engine, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     import bot.slack.app as slack_app_module
-    from bot.slack.context import SlackContext
+    from bot.slack.services import Services
 
     pkg = tmp_path / "pppfeat"
     pkg.mkdir()
@@ -459,7 +454,7 @@ def test_feature_modules_get_the_context_and_real_import_errors_surface(
         import pppfeat.good
 
         ((seen_app, seen_ctx),) = pppfeat.good.SEEN
-        assert seen_app is app.app and isinstance(seen_ctx, SlackContext)
+        assert seen_app is app.app and isinstance(seen_ctx, Services)
         assert seen_ctx.engine is engine and seen_ctx.city.suggested_prompts and seen_ctx.staff
     monkeypatch.setattr(slack_app_module, "FEATURE_MODULES", ("pppfeat.broken",))
     with pytest.raises(ModuleNotFoundError, match="a_dependency_that_is_not_installed_xyz"), \

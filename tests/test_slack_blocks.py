@@ -14,8 +14,8 @@ from bot.city import load_city
 from bot.config import PROJECT_ROOT
 from bot.engine.answer import Answer, Source
 from bot.slack import blocks as bk
-from bot.slack.listeners import is_user_dm, strip_mentions
 from bot.slack.logs import kv
+from bot.slack.payload import is_user_dm, strip_mentions
 
 CITY = load_city(PROJECT_ROOT / "knowledge")
 

@@ -23,7 +23,6 @@ from slack_helpers import SIGNING_SECRET, RunningApp, make_slack_settings, runni
 
 from bench.slack_stub import SlackStub
 from bot.records import blocks as rb
-from bot.records.slack import runtime, shutdown
 from bot.slack import verify
 
 pytestmark = pytest.mark.slow
@@ -44,7 +43,7 @@ def app(tmp_path: Path) -> Iterator[RunningApp]:
             try:
                 yield running
             finally:
-                shutdown(running.ctx)
+                running.ctx.records.stop()
 
 
 def _refusals(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -100,7 +99,7 @@ def test_lone_surrogate_in_a_draft_field_gets_400_and_stores_nothing(app: Runnin
     assert sent.status == 400
     lines = _refusals(caplog)
     assert len(lines) == 1 and "reason=lone_surrogate" in lines[0].getMessage()
-    assert runtime(app.ctx).service.list(include_drafts=True) == []
+    assert app.ctx.records.service.list(include_drafts=True) == []
 
 
 def test_signature_checks_are_pure_and_strict() -> None:

@@ -18,8 +18,7 @@ from slack_helpers import (
 )
 
 from bench.slack_stub import SlackStub, SocketModeServer
-from bot import events
-from bot.slack.app import build_app, context_of, wait_idle
+from bot.slack.app import build_app, context_of, stop_background, wait_idle
 from bot.slack.socket_mode import start_socket_mode
 
 pytestmark = pytest.mark.slow
@@ -31,7 +30,6 @@ def socket_app(kb_settings, tmp_path, slack_stub: SlackStub, engine) -> Iterator
         slack_stub.socket_mode_url = ws.url
         settings = make_slack_settings(kb_settings.data_dir, slack_stub, db_path=tmp_path / "sm.db",
                                        SLACK_APP_TOKEN=APP_TOKEN, SLACK_SIGNING_SECRET=None)
-        events.unsubscribe_all()
         app = build_app(settings, engine=engine, socket_mode=True)
         handler = start_socket_mode(app, APP_TOKEN)
         try:
@@ -40,6 +38,7 @@ def socket_app(kb_settings, tmp_path, slack_stub: SlackStub, engine) -> Iterator
         finally:
             handler.close()
             wait_idle(app, 30)
+            stop_background(app)
             context_of(app).answer_pool.shutdown(wait=True)
 
 

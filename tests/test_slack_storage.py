@@ -30,7 +30,6 @@ from bench.slack_stub import SlackStub
 from bot.db import Database
 from bot.engine.answer import Answer
 from bot.records import blocks as rb
-from bot.records.slack import runtime, shutdown
 
 pytestmark = pytest.mark.slow
 
@@ -56,12 +55,12 @@ def _data_dir(root: Path) -> Path:
 @contextmanager
 def app_on(settings: Any, stub: SlackStub, db: Database | None = None) -> Iterator[RunningApp]:
     with running_app(settings, stub, engine=CannedEngine(), db=db) as app:
-        worker = runtime(app.ctx).worker
+        worker = app.ctx.records.worker
         worker.poll_s, worker.base_delay_s, worker.max_delay_s = 0.1, 0.1, 0.4
         try:
             yield app
         finally:
-            shutdown(app.ctx)
+            app.ctx.records.stop()
 
 
 @pytest.fixture

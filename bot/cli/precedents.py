@@ -27,7 +27,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     """Search and print; see the module docstring for the exit status."""
     from bot.precedents.filters import parse_query
     from bot.precedents.render import text_lines
-    from bot.precedents.search import search_page
+    from bot.precedents.space import PrecedentSpace
     from ingest.store import ChunkStore
 
     if not ChunkStore(settings).documents():
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     parsed = parse_query(args.query)
     limit = max(1, int(getattr(args, "limit", 10) or 10))
     offset = max(0, int(getattr(args, "offset", 0) or 0))
-    page = search_page(settings, parsed.text, parsed.filters, limit=limit, offset=offset)
+    page = PrecedentSpace(settings).page(parsed.text, parsed.filters, limit=limit, offset=offset)
     if getattr(args, "json", False):
         print(inert_json(json.dumps({"query": page.query, "filters": page.filters.to_dict(), "ignored": list(parsed.ignored),
                           "offset": page.offset, "has_more": page.has_more,

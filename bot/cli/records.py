@@ -15,17 +15,10 @@ from pathlib import Path
 from bot.city import load_city
 from bot.config import Settings
 from bot.ops.migrate import open_current
+from bot.records.export import audit_csv, audit_json, records_csv, records_json
 from bot.records.fields import FIELD_NAMES, STATUSES, display_value, field_label, status_label
-from bot.records.service import (
-    RecordNotFound,
-    RecordService,
-    RecordView,
-    audit_csv,
-    audit_json,
-    iso,
-    records_csv,
-    records_json,
-)
+from bot.records.service import RecordService
+from bot.records.views import RecordNotFound, RecordView, iso
 from bot.terminal import inert, inert_json
 
 

@@ -6,12 +6,11 @@ store (``Settings.internal_dir``), marked ``space: internal`` — and are read o
 refuses that name and that marker (``WallViolation``), and nothing in ``bot/engine`` imports this
 module.  So the separation is a property of the retrieval layer, not of a prompt.
 
-The index follows the records feature through ``bot.events``: ``record_saved`` upserts (replacing
-the record's previous chunks), ``record_deleted`` removes, and ``similar_precedents`` answers the
-intake card's "similar earlier cases and records".  Chroma is the durable store shared by every
-worker process; each process keeps a derived in-memory view (record metadata, a vector matrix for
-exact filtered cosine search, BM25 over Sudachi tokens) and reloads it when another process has
-written (a write counter in a tiny side collection).
+The records feature keeps the index current through ``bot.precedents.space.PrecedentSpace``: a
+saved record is upserted (replacing its previous chunks), a deleted one removed.  Chroma is the
+durable store shared by every worker process; each process keeps a derived in-memory view (record
+metadata, a vector matrix for exact filtered cosine search, BM25 over Sudachi tokens) and reloads
+it after every write, its own or another process's (a write counter in a tiny side collection).
 """
 
 from __future__ import annotations
@@ -249,6 +248,11 @@ class InternalIndex:
         self.state.add(ids=[uuid.uuid4().hex], embeddings=[[1.0]])
         return self._writes()
 
+    def _written(self) -> None:
+        """Count this write for every process and reload this one's view (reload-on-write)."""
+        self._mark_write()
+        self.refresh(force=True)
+
     def refresh(self, force: bool = False) -> None:
         """Reload the in-memory view if another process (or a restart) changed the collection."""
         seen = self._writes()
@@ -275,6 +279,9 @@ class InternalIndex:
                 vectors.append(vec)
             view.vectors = _unit(np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1)) \
                 if vectors else np.zeros((0, 0), dtype=np.float32)
+            previous = self._view
+            if previous.chunk_ids == view.chunk_ids and previous.chunk_tokens == view.chunk_tokens:
+                view.lexical = previous.lexical  # same passages (a status change): BM25 stays valid
             self._view = view.index_records()
 
     # --- writes ------------------------------------------------------------------------------------
@@ -311,7 +318,7 @@ class InternalIndex:
                 stale.extend(cid for cid in old["ids"] if cid not in keep)
             if stale:
                 self.collection.delete(ids=stale)
-            self._apply(views, ids, docs, metas, vectors, stale)
+            self._written()
         return views
 
     def _vectors_for(self, ids: list[str], docs: list[str]) -> list[list[float]]:
@@ -340,63 +347,8 @@ class InternalIndex:
             old = self.collection.get(where={"record_id": record_id}, include=[])["ids"]
             if old:
                 self.collection.delete(ids=old)
-            self._apply([], [], [], [], [], old, removed=record_id)
+            self._written()
         return bool(old)
-
-    def _apply(self, views: list[RecordView], ids: list[str], docs: list[str], metas: list[dict[str, Any]],
-               vectors: list[list[float]], stale: list[str], removed: str | None = None) -> None:
-        """Update this process's view in place, unless another process wrote too (then reload).
-
-        Passages that keep their id are replaced where they are; when no passage text changed (a
-        status change), the BM25 index stays valid and is kept instead of being rebuilt.
-        """
-        view = self._view
-        seen = self._mark_write()
-        if seen != view.seen + 1 or (vectors and view.vectors.size and len(vectors[0]) != view.vectors.shape[1]):
-            self.refresh(force=True)
-            return
-        pos = {cid: i for i, cid in enumerate(view.chunk_ids)}
-        chunk_ids, chunk_record = list(view.chunk_ids), list(view.chunk_record)
-        chunk_tokens, chunk_texts = list(view.chunk_tokens), list(view.chunk_texts)
-        new_vectors = _unit(np.asarray(vectors, dtype=np.float32)) if vectors else None
-        matrix = view.vectors.copy() if view.vectors.size else None
-        appended: list[int] = []
-        text_changed = bool(stale)
-        for j, (cid, text, meta) in enumerate(zip(ids, docs, metas, strict=True)):
-            tokens = meta["tokens"].split()
-            i = pos.get(cid)
-            if i is None or matrix is None:
-                appended.append(j)
-                text_changed = True
-                chunk_ids.append(cid)
-                chunk_record.append(meta["record_id"])
-                chunk_tokens.append(tokens)
-                chunk_texts.append(text)
-                continue
-            text_changed = text_changed or chunk_tokens[i] != tokens
-            chunk_record[i], chunk_tokens[i], chunk_texts[i] = meta["record_id"], tokens, text
-            matrix[i] = new_vectors[j]
-        if appended:
-            rows = new_vectors[appended]
-            matrix = rows if matrix is None else np.vstack([matrix, rows])
-        if stale:
-            drop = set(stale)
-            keep = [i for i, cid in enumerate(chunk_ids) if cid not in drop]
-            chunk_ids = [chunk_ids[i] for i in keep]
-            chunk_record = [chunk_record[i] for i in keep]
-            chunk_tokens = [chunk_tokens[i] for i in keep]
-            chunk_texts = [chunk_texts[i] for i in keep]
-            matrix = matrix[keep] if matrix is not None else None
-        records = dict(view.records)
-        if removed is not None:
-            records.pop(removed, None)
-        for v in views:
-            records[v.record_id] = v
-        self._view = _View(
-            seen=seen, records=records, chunk_ids=chunk_ids, chunk_record=chunk_record, chunk_tokens=chunk_tokens,
-            chunk_texts=chunk_texts, vectors=matrix if matrix is not None else np.zeros((0, 0), dtype=np.float32),
-            lexical=None if text_changed else view.lexical,
-        ).index_records()
 
     # --- reads -------------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -493,28 +445,3 @@ def _desk_city(settings: Settings) -> str:
         return load_city(settings.knowledge_dir).city
     except (OSError, ValueError, KeyError):
         return ""
-
-
-# --- one index per process and configuration ---------------------------------------------------------
-_INDEXES: dict[tuple, InternalIndex] = {}
-_LOCK = threading.Lock()
-
-
-def get_internal_index(settings: Settings) -> InternalIndex:
-    """Process-wide :class:`InternalIndex` for these settings (opening Chroma and the model once)."""
-    key = (str(settings.data_dir), settings.internal_collection, settings.embeddings, settings.chroma_host)
-    with _LOCK:
-        if key not in _INDEXES:
-            _INDEXES[key] = InternalIndex(settings)
-        return _INDEXES[key]
-
-
-# --- bot.events listeners ------------------------------------------------------------------------------
-def on_record_saved(settings: Settings, record: dict[str, Any], **_: Any) -> None:
-    """``record_saved``: the record (new or updated) becomes searchable, replacing its old version."""
-    get_internal_index(settings).upsert(record)
-
-
-def on_record_deleted(settings: Settings, record_id: str, **_: Any) -> None:
-    """``record_deleted``: the record disappears from search."""
-    get_internal_index(settings).delete(record_id)

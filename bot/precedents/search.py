@@ -24,8 +24,8 @@ from typing import Any
 
 from bot.config import Settings
 from bot.engine.retrieve import rrf
-from bot.precedents.filters import NO_FILTERS, Filters, fold, matches, parse_query, parse_scheme
-from bot.precedents.internal import InternalIndex, RecordView, get_internal_index
+from bot.precedents.filters import NO_FILTERS, Filters, fold, matches, parse_scheme
+from bot.precedents.internal import InternalIndex, RecordView
 from ingest.chunking import SECTION_SEP
 from ingest.index import KnowledgeIndex, StoredChunk
 from ingest.lexical import tokenize
@@ -253,11 +253,10 @@ def listing_order(items: Iterable[Precedent]) -> list[Precedent]:
 class PrecedentSearch:
     """Searches the public case studies/agreements and the internal records together."""
 
-    def __init__(self, settings: Settings, public: KnowledgeIndex | None = None,
-                 internal: InternalIndex | None = None) -> None:
+    def __init__(self, settings: Settings, internal: InternalIndex, public: KnowledgeIndex | None = None) -> None:
         self.settings = settings
         self.public = public or KnowledgeIndex(settings)
-        self.internal = internal or get_internal_index(settings)
+        self.internal = internal
         self._profiles: dict[str, CaseProfile] = {}
         self._profiles_of: int | None = None
         self._lock = threading.Lock()
@@ -356,40 +355,4 @@ def similar_dict(p: Precedent) -> dict[str, Any]:
             "doc_type": {"case": "case_study"}.get(p.kind, p.kind)}
 
 
-# --- process-wide entry points ------------------------------------------------------------------------
-_SEARCHERS: dict[tuple, PrecedentSearch] = {}
-_LOCK = threading.Lock()
-
-
-def get_searcher(settings: Settings) -> PrecedentSearch:
-    """One searcher per process and configuration (the model and both indexes are loaded once)."""
-    key = (str(settings.data_dir), settings.collection, settings.internal_collection, settings.embeddings)
-    with _LOCK:
-        if key not in _SEARCHERS:
-            _SEARCHERS[key] = PrecedentSearch(settings)
-        return _SEARCHERS[key]
-
-
-def search_page(settings: Settings, query: str, filters: Filters | None = None, limit: int = 10,
-                offset: int = 0) -> SearchPage:
-    """Like :func:`search_precedents`, with ``has_more`` for paging surfaces."""
-    if filters is None:
-        parsed = parse_query(query)
-        query, filters = parsed.text, parsed.filters
-    return get_searcher(settings).search(query, filters, limit, offset)
-
-
-def search_precedents(settings: Settings, query: str, filters: Filters | None = None, limit: int = 10,
-                      offset: int = 0) -> list[Precedent]:
-    """Precedents for staff.  ``filters=None`` reads inline options (``year:2023``) from ``query``."""
-    return search_page(settings, query, filters, limit, offset).items
-
-
-def similar_precedents(settings: Settings, text: str, k: int = 3, exclude_record_id: str | None = None,
-                       **_: Any) -> list[dict[str, Any]]:
-    """``bot.events`` ``similar_precedents`` listener: what the intake card shows."""
-    return get_searcher(settings).similar(text, k, exclude_record_id)
-
-
-__all__ = ["Precedent", "PrecedentSearch", "SearchPage", "search_page", "search_precedents",
-           "similar_precedents"]
+__all__ = ["Precedent", "PrecedentSearch", "SearchPage"]

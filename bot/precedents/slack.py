@@ -1,7 +1,7 @@
 """Slack surface of precedent search: ``/ppp-precedents``, paging, the filter modal, desk mentions.
 
 Staff only, decided on the server for every request — the command, each button press, the modal
-submission and each desk-channel mention — by ``ctx.staff.is_staff`` (configured user ids or the
+submission and each desk-channel mention — by ``services.staff.is_staff`` (configured user ids or the
 staff user group; membership in a shared channel never counts).  A non-staff user gets a polite
 refusal in the slash command's HTTP response itself, so nothing is searched and no Web API call is
 made on their behalf.  Results for a slash command are ephemeral (only the asker sees them).
@@ -12,50 +12,22 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
-from slack_sdk.webhook import WebhookClient
 
-from bot import events
-from bot.precedents import render, setup
+from bot.precedents import render
 from bot.precedents.filters import Filters, merge, parse_query
-from bot.precedents.search import SearchPage, get_searcher, search_page
+from bot.precedents.search import SearchPage
+from bot.precedents.space import PrecedentSpace
+from bot.slack.payload import action_of, channel_of, strip_mentions, user_of
+from bot.slack.web import call_api, post_ephemeral, respond_url
+
+if TYPE_CHECKING:
+    from bot.slack.services import Services
 
 log = logging.getLogger(__name__)
-_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
-
-
-def _user_of(body: dict[str, Any]) -> str:
-    return str((body.get("user") or {}).get("id") or body.get("user_id") or "")
-
-
-def _channel_of(body: dict[str, Any]) -> str:
-    container = body.get("container") or {}
-    return str((body.get("channel") or {}).get("id") or container.get("channel_id") or body.get("channel_id") or "")
-
-
-def _api(client: WebClient, method: str, **kwargs: Any) -> dict | None:
-    """A Web API call whose failure is logged (method and error code, never content) and survived."""
-    try:
-        return getattr(client, method.replace(".", "_"))(**kwargs).data
-    except SlackApiError as exc:
-        log.error("precedents: %s failed: %s", method, exc.response.get("error"))
-    except Exception as exc:  # noqa: BLE001 - connection errors after the client's retries
-        log.error("precedents: %s failed: %s", method, type(exc).__name__)
-    return None
-
-
-def _via_response_url(url: str, text: str, blocks: list[dict] | None, replace: bool) -> bool:
-    try:
-        resp = WebhookClient(url).send(text=text, blocks=blocks, response_type="ephemeral",
-                                       replace_original=replace)
-    except Exception as exc:  # noqa: BLE001
-        log.error("precedents: response_url failed: %s", type(exc).__name__)
-        return False
-    return resp.status_code == 200
 
 
 def _reply(client: WebClient, body: dict[str, Any], text: str, blocks: list[dict] | None = None, *,
@@ -64,32 +36,31 @@ def _reply(client: WebClient, body: dict[str, Any], text: str, blocks: list[dict
     """Ephemeral to the person who asked: the response_url first (works in any channel), else
     ``chat.postEphemeral``.  A result that came as a thread message (desk mention) is replaced in place."""
     url = response_url or body.get("response_url")
-    if url and _via_response_url(url, text, blocks, replace):
+    if url and respond_url(url, text=text, blocks=blocks, replace=replace):
         return
-    user, channel = _user_of(body), channel or _channel_of(body)
+    user, channel = user_of(body), channel or channel_of(body)
     if user and channel:
-        extra = {"thread_ts": thread_ts} if thread_ts else {}
-        _api(client, "chat.postEphemeral", channel=channel, user=user, text=text, blocks=blocks, **extra)
+        post_ephemeral(client, channel=channel, user=user, text=text, blocks=blocks, thread_ts=thread_ts)
 
 
-def _is_staff(ctx: Any, user: str, client: WebClient | None) -> bool:
-    return bool(user) and ctx.staff.is_staff(user, client)
+def _is_staff(services: Services, user: str, client: WebClient | None) -> bool:
+    return bool(user) and services.staff.is_staff(user, client)
 
 
-def _results(ctx: Any, query: str, filters: Filters, offset: int = 0,
+def _results(space: PrecedentSpace, query: str, filters: Filters, offset: int = 0,
              ignored: tuple[str, ...] = ()) -> tuple[str, list[dict] | None]:
     """(fallback text, blocks) of one page; a failure becomes a polite note, never silence."""
     try:
-        page: SearchPage = search_page(ctx.settings, query, filters, limit=render.PAGE_SIZE, offset=offset)
+        page: SearchPage = space.page(query, filters, limit=render.PAGE_SIZE, offset=offset)
     except Exception as exc:  # noqa: BLE001 - the person waiting must hear back
         log.exception("precedents: search failed (%s)", type(exc).__name__)
         return render.FAILED, None
     return render.fallback_text(page), render.page_blocks(page, ignored=ignored)
 
 
-def _modal(ctx: Any, query: str, filters: Filters, metadata: dict[str, Any]) -> dict:
+def _modal(space: PrecedentSpace, query: str, filters: Filters, metadata: dict[str, Any]) -> dict:
     """The filter modal; its option lists come from what is indexed (cases and records)."""
-    searcher = get_searcher(ctx.settings)
+    searcher = space.searcher
     profiles = list(searcher.profiles().values())
     records = list(searcher.internal.records().values())
     return render.filter_modal(
@@ -100,22 +71,22 @@ def _modal(ctx: Any, query: str, filters: Filters, metadata: dict[str, Any]) -> 
         statuses=[r.status for r in records if r.status], metadata=metadata)
 
 
-def register(app: App, ctx: Any) -> None:
-    """Register the staff precedent listeners (``ctx``: ``bot.slack.context.SlackContext``)."""
-    setup()
-    events.subscribe("desk_mention", on_desk_mention)
+def register(app: App, services: Services) -> None:
+    """Register the staff precedent listeners and offer desk mentions to the answers feature."""
+    space = services.precedents
+    services.desk_mention = lambda event, client, say: on_desk_mention(services, event, client, say)
 
     # --- /ppp-precedents ---------------------------------------------------------------------------
     def ack_command(ack: Ack, body: dict, client: WebClient) -> None:
-        if not _is_staff(ctx, _user_of(body), client):
+        if not _is_staff(services, user_of(body), client):
             log.info("precedents: refused a non-staff user")
             ack(text=render.REFUSAL)
             return
         ack()
 
     def run_command(body: dict, client: WebClient) -> None:
-        user = _user_of(body)
-        if not _is_staff(ctx, user, client):
+        user = user_of(body)
+        if not _is_staff(services, user, client):
             return  # refused in the ack
         raw = str(body.get("text") or "").strip()
         if raw.lower() in {"help", "ヘルプ", "使い方", "?"}:
@@ -123,13 +94,13 @@ def register(app: App, ctx: Any) -> None:
             return
         parsed = parse_query(raw)
         if not raw:
-            meta = {"channel": _channel_of(body), "response_url": body.get("response_url") or ""}
-            opened = body.get("trigger_id") and _api(client, "views.open", trigger_id=body["trigger_id"],
-                                                     view=_modal(ctx, "", Filters(), meta))
+            meta = {"channel": channel_of(body), "response_url": body.get("response_url") or ""}
+            opened = body.get("trigger_id") and call_api(client, "views.open", trigger_id=body["trigger_id"],
+                                                     view=_modal(space, "", Filters(), meta))
             if not opened:
                 _reply(client, body, render.HELP)
             return
-        _reply(client, body, *_results(ctx, parsed.text, parsed.filters, ignored=parsed.ignored))
+        _reply(client, body, *_results(space, parsed.text, parsed.filters, ignored=parsed.ignored))
 
     app.command("/ppp-precedents")(ack=ack_command, lazy=[run_command])
 
@@ -138,13 +109,12 @@ def register(app: App, ctx: Any) -> None:
         ack()
 
     def turn_page(body: dict, client: WebClient) -> None:
-        user = _user_of(body)
-        if not _is_staff(ctx, user, client):
+        user = user_of(body)
+        if not _is_staff(services, user, client):
             _reply(client, body, render.REFUSAL)
             return
-        action = (body.get("actions") or [{}])[0]
-        query, filters, offset = render.parse_page_value(action.get("value"))
-        text, blocks = _results(ctx, query, filters, offset)
+        query, filters, offset = render.parse_page_value(action_of(body).get("value"))
+        text, blocks = _results(space, query, filters, offset)
         _reply(client, body, text, blocks, replace=blocks is not None)
 
     app.action(re.compile(f"^{render.ACTION_PAGE}_"))(ack=ack_only, lazy=[turn_page])
@@ -152,22 +122,21 @@ def register(app: App, ctx: Any) -> None:
     # --- the filter modal --------------------------------------------------------------------------
     def open_filters(ack: Ack, body: dict, client: WebClient) -> None:
         ack()
-        user = _user_of(body)
-        if not _is_staff(ctx, user, client):
+        user = user_of(body)
+        if not _is_staff(services, user, client):
             _reply(client, body, render.REFUSAL)
             return
-        action = (body.get("actions") or [{}])[0]
-        query, filters, _offset = render.parse_page_value(action.get("value"))
+        query, filters, _offset = render.parse_page_value(action_of(body).get("value"))
         container = body.get("container") or {}
-        meta = {"channel": _channel_of(body), "response_url": body.get("response_url") or "",
+        meta = {"channel": channel_of(body), "response_url": body.get("response_url") or "",
                 "thread_ts": container.get("thread_ts") or ""}
-        _api(client, "views.open", trigger_id=body.get("trigger_id"), view=_modal(ctx, query, filters, meta))
+        call_api(client, "views.open", trigger_id=body.get("trigger_id"), view=_modal(space, query, filters, meta))
 
     app.action(render.ACTION_FILTER)(open_filters)
 
     def submit_filters(body: dict, client: WebClient) -> None:
-        user = _user_of(body)
-        if not _is_staff(ctx, user, client):
+        user = user_of(body)
+        if not _is_staff(services, user, client):
             return
         view = body.get("view") or {}
         try:
@@ -177,7 +146,7 @@ def register(app: App, ctx: Any) -> None:
         keyword, chosen = render.modal_choices((view.get("state") or {}).get("values") or {})
         parsed = parse_query(keyword)
         filters = merge(parsed.filters, chosen)
-        text, blocks = _results(ctx, parsed.text, filters, ignored=parsed.ignored)
+        text, blocks = _results(space, parsed.text, filters, ignored=parsed.ignored)
         _reply(client, {"user": {"id": user}}, text, blocks,
                response_url=meta.get("response_url") or None, channel=meta.get("channel") or None,
                thread_ts=meta.get("thread_ts") or None)
@@ -185,23 +154,23 @@ def register(app: App, ctx: Any) -> None:
     app.view(render.MODAL_CALLBACK)(ack=ack_only, lazy=[submit_filters])
 
 
-def on_desk_mention(event: dict[str, Any], client: WebClient, ctx: Any, say: Any, **_: Any) -> bool:
+def on_desk_mention(services: Services, event: dict[str, Any], client: WebClient, say: Any) -> bool:
     """A staff mention in the desk channel: results in the thread.  Returns whether it was handled.
 
     The Slack feature routes here only for staff in the desk channel; both are checked again, so a
     misrouted call can never post internal records where a business can read them.
     """
     user, channel = str(event.get("user") or ""), str(event.get("channel") or "")
-    desk = ctx.settings.desk_channel_id
-    if not desk or channel != desk or not _is_staff(ctx, user, client):
+    desk = services.settings.desk_channel_id
+    if not desk or channel != desk or not _is_staff(services, user, client):
         log.warning("precedents: desk_mention outside the desk channel or from non-staff; ignored")
         return False
     thread_ts = event.get("thread_ts") or event.get("ts")
-    raw = _MENTION.sub(" ", str(event.get("text") or "")).strip()
+    raw = strip_mentions(str(event.get("text") or ""), None)
     if not raw:
         say(text=render.HELP, thread_ts=thread_ts)
         return True
     parsed = parse_query(raw)
-    text, blocks = _results(ctx, parsed.text, parsed.filters, ignored=parsed.ignored)
+    text, blocks = _results(services.precedents, parsed.text, parsed.filters, ignored=parsed.ignored)
     say(text=text, blocks=blocks, thread_ts=thread_ts)
     return True

@@ -25,9 +25,10 @@ from bot.records.fields import (
     status_label,
 )
 from bot.records.prescreen import REQUIRED, Flag
-from bot.records.service import JST, RecordView
 from bot.records.validate import MAX_LENGTHS
+from bot.records.views import JST, RecordView
 from bot.slack.escape import escape, truncate
+from bot.slack.texts import t
 
 Block = dict[str, Any]
 
@@ -47,134 +48,6 @@ _SECTION_LIMIT = 2900
 # Steps whose news carries the desk's words to the business (reason, request): told in a DM only.
 PRIVATE_STATUSES = frozenset({"declined", "info_requested"})
 _HOME_ITEMS = 25
-
-T: dict[str, dict[str, str]] = {
-    "ja": {
-        "modal_title": "提案の下書き",
-        "submit": "提出する",
-        "close": "閉じる",
-        "intro": ("これまでのご相談とSlackのプロフィールから入力しています。内容を確認・修正のうえ「提出する」を"
-                  "押してください。途中で「下書きとして保存」し、アプリのホームタブから続きを入力することもできます。"),
-        "section_org": "団体・ご担当者",
-        "section_proposal": "提案の内容",
-        "section_conditions": "実施の条件",
-        "save_draft": "下書きとして保存",
-        "draft_saved": "下書きを保存しました（{time}）。ホームタブからいつでも続きを入力できます。",
-        "already_submitted": "この提案はすでに提出済みです（受付番号 {rid}）。",
-        "select": "選択してください",
-        "asks_hint": "当てはまるものをすべて選んでください。",
-        "qa_hint": "デスクの職員に共有される内容です。共有したくない部分は削除してください。",
-        "submitted_title": "提出しました",
-        "submitted_body": ("受付番号 *{rid}* で提案を受け付けました。確認のメッセージを{where}にお送りします。"
-                           "公民連携デスクの職員が内容を確認し、ご連絡します。"),
-        "where_thread": "ご相談のスレッド",
-        "where_dm": "このアプリのメッセージ",
-        "loading_title": "提案の下書き",
-        "loading": "これまでのご相談から下書きを準備しています…",
-        "db_error": ("一時的な障害のため保存できませんでした。入力内容はこのまま残っています。"
-                     "少し時間をおいて、もう一度お試しください。"),
-        "not_allowed": "この下書きを編集する権限がありません。",
-        "not_found": "この下書きが見つかりませんでした。削除された可能性があります。",
-        "exists_title": "提出済みの提案",
-        "exists_body": ("このスレッドからの提案は提出済みです（受付番号 *{rid}*、ステータス: {status}）。"
-                        "内容の追加・変更は、このスレッドでお知らせいただくか、公民連携デスクにご連絡ください。\n{contact}"),
-        "confirm_head": "提案を受け付けました。受付番号: *{rid}*",
-        "confirm_next": ("*今後の流れ*\n公民連携デスクの職員が内容を確認し、このスレッドでご連絡します。"
-                         "その後、対話と庁内調整を経て、担当課が実施の可否を判断します。"
-                         "調整にお時間をいただく場合があります。"),
-        "confirm_notes": "*ご留意いただきたいこと*（ガイドラインより）",
-        "confirm_fallback": "提案を受け付けました。受付番号: {rid}",
-        "status_received": "受付番号 *{rid}* の提案を受け付けました（ステータス: 受付）。内容を確認のうえ、ご連絡します。",
-        "status_in_dialogue": "受付番号 *{rid}* の提案は、現在「対話・調整中」です。デスクの職員からご連絡します。",
-        "status_department_inquiry": "受付番号 *{rid}* の提案について、市の担当課に照会しています。回答まで今しばらくお待ちください。",
-        "status_approved": "受付番号 *{rid}* の提案について、実施が決定しました。今後の進め方はデスクの職員からご連絡します。",
-        "status_declined": "受付番号 *{rid}* の提案は、検討の結果、今回は見送りとなりました。ご提案いただきありがとうございました。",
-        "status_info_requested": "受付番号 *{rid}* の提案について、公民連携デスクから追加情報のお願いがあります。",
-        "reason": "*理由*",
-        "request": "*お願いの内容*",
-        "reply_hint": "ご返信・ご不明な点は、公民連携デスクまでお寄せください。{contact}",
-        "private_pointer": "ご提案について、公民連携デスクからのお知らせをこのアプリのメッセージ（DM）にお送りしました。",
-        "home_title": "公民連携デスク",
-        "home_intro": "ご相談から作成した提案の下書きと、提出した提案の状況です。",
-        "home_new": "提案の下書きを作成",
-        "home_mine": "あなたの提案",
-        "home_none": "まだ提案はありません。ご相談のあと「提案の下書きを作成」から始められます。",
-        "home_continue": "続きを入力",
-        "home_delete": "削除",
-        "home_delete_confirm": "この下書きを削除しますか？",
-        "home_delete_yes": "削除する",
-        "home_cancel": "やめる",
-        "home_updated": "更新",
-        "untitled": "（件名未入力）",
-    },
-    "en": {
-        "modal_title": "Draft proposal",
-        "submit": "Submit",
-        "close": "Close",
-        "intro": ("Prefilled from your conversation and Slack profile. Please check and edit, then press "
-                  "“Submit”. You can also “Save as draft” and finish later from the app's Home tab."),
-        "section_org": "Organization and contact",
-        "section_proposal": "The proposal",
-        "section_conditions": "Conditions",
-        "save_draft": "Save as draft",
-        "draft_saved": "Draft saved ({time}). You can finish it any time from the Home tab.",
-        "already_submitted": "This proposal has already been submitted (reference {rid}).",
-        "select": "Choose",
-        "asks_hint": "Choose all that apply.",
-        "qa_hint": "This is shared with the desk staff. Delete anything you do not want to share.",
-        "submitted_title": "Submitted",
-        "submitted_body": ("Your proposal has been received under reference *{rid}*. A confirmation follows in "
-                           "{where}. The desk staff will review it and contact you."),
-        "where_thread": "your conversation thread",
-        "where_dm": "this app's messages",
-        "loading_title": "Draft proposal",
-        "loading": "Preparing the draft from your conversation…",
-        "db_error": ("It could not be saved because of a temporary problem. Your entries are still here; "
-                     "please try again in a moment."),
-        "not_allowed": "You are not allowed to edit this draft.",
-        "not_found": "This draft was not found. It may have been deleted.",
-        "exists_title": "Already submitted",
-        "exists_body": ("The proposal from this thread has already been submitted (reference *{rid}*, status: "
-                        "{status}). To add or change anything, please say so in this thread or contact the "
-                        "desk.\n{contact}"),
-        "confirm_head": "We have received your proposal. Reference: *{rid}*",
-        "confirm_next": ("*What happens next*\nThe desk staff will review it and contact you in this thread. "
-                         "After dialogue and coordination inside the city, the responsible department decides "
-                         "whether it can go ahead. Coordination may take some time."),
-        "confirm_notes": "*Please note* (from the guideline, in Japanese)",
-        "confirm_fallback": "We have received your proposal. Reference: {rid}",
-        "status_received": "Your proposal *{rid}* has been received by the desk. We will contact you after review.",
-        "status_in_dialogue": "Your proposal *{rid}* is now in dialogue. The desk staff will contact you.",
-        "status_department_inquiry": ("We have asked the responsible department of the city about your "
-                                      "proposal *{rid}*. Thank you for waiting."),
-        "status_approved": "It has been decided to go ahead with your proposal *{rid}*. The desk staff will contact you.",
-        "status_declined": ("After review, your proposal *{rid}* will not be taken forward this time. Thank you "
-                            "for your proposal."),
-        "status_info_requested": "The desk asks for more information about your proposal *{rid}*.",
-        "reason": "*Reason*",
-        "request": "*Request*",
-        "reply_hint": "For replies or questions, please contact the desk. {contact}",
-        "private_pointer": "The desk has sent you a message about your proposal in this app's direct messages.",
-        "home_title": "Partnership desk",
-        "home_intro": "Your proposal drafts and the status of the proposals you submitted.",
-        "home_new": "Draft a proposal",
-        "home_mine": "Your proposals",
-        "home_none": "No proposals yet. After a conversation, start with “Draft a proposal”.",
-        "home_continue": "Continue",
-        "home_delete": "Delete",
-        "home_delete_confirm": "Delete this draft?",
-        "home_delete_yes": "Delete",
-        "home_cancel": "Cancel",
-        "home_updated": "updated",
-        "untitled": "(no title yet)",
-    },
-}
-
-
-def t(lang: str, key: str, **kw: Any) -> str:
-    text = T["en" if lang == "en" else "ja"][key]
-    return text.format(**kw) if kw else text
-
 
 # --- primitives -------------------------------------------------------------------------------------
 

@@ -9,140 +9,45 @@ Slack-free on purpose: the Slack listeners and the CLI are thin edges around thi
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from functools import lru_cache
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from bot import events
 from bot.city import CityProfile
 from bot.config import Settings
 from bot.db import Database, utcnow
 from bot.records import outbox
-from bot.records.fields import (
-    FIELD_NAMES,
-    STAFF_STATUSES,
-    STATUS_NOTE,
-    STATUSES,
-    ProposalFields,
-    can_change_status,
-    display_value,
-    field_label,
-    status_label,
-)
-from bot.records.models import IdempotencyKey, ProposalRecord, RecordSequence, StatusChange, as_utc
+from bot.records.fields import STAFF_STATUSES, STATUS_NOTE, STATUSES, ProposalFields, can_change_status
+from bot.records.models import IdempotencyKey, ProposalRecord, RecordSequence, StatusChange
 from bot.records.prescreen import Flag, prescreen
 from bot.records.validate import MAX_LENGTHS
-from bot.spreadsheet import to_csv
+from bot.records.views import (
+    NotAllowed,
+    RecordNotFound,
+    RecordView,
+    SaveResult,
+    SourceRef,
+    StatusResult,
+    iso,
+    local_year,
+    snapshot,
+)
+from ingest.store import document_titles
 
 log = logging.getLogger(__name__)
 
-# Record numbers, dates in exports and on cards are in the city's local time.
-JST = timezone(timedelta(hours=9), "JST")
 
+class RecordListener(Protocol):
+    """Told about every submitted or changed record and every deleted one (the precedent index)."""
 
-class RecordError(Exception):
-    """Base of the errors the edges turn into a message for the user."""
+    def record_saved(self, record: dict) -> None: ...
 
-
-class RecordNotFound(RecordError):
-    pass
-
-
-class NotAllowed(RecordError):
-    pass
-
-
-@dataclass(frozen=True)
-class SourceRef:
-    """Where the proposal came from: the business's channel and thread (both optional)."""
-
-    channel_id: str | None = None
-    thread_ts: str | None = None
-    permalink: str | None = None
-
-
-@dataclass
-class RecordView:
-    """A detached snapshot of one record: safe to pass around after the session closed."""
-
-    pk: int
-    record_id: str | None
-    status: str
-    version: int
-    created_at: datetime
-    updated_at: datetime
-    submitted_at: datetime | None
-    language: str
-    proposer_user_id: str
-    channel_id: str | None
-    thread_ts: str | None
-    permalink: str | None
-    desk_channel_id: str | None
-    desk_ts: str | None
-    desk_permalink: str | None
-    assigned_department: str | None
-    fields: ProposalFields = field(default_factory=ProposalFields)
-
-    @property
-    def display_id(self) -> str:
-        return self.record_id or f"下書き#{self.pk}"
-
-    def to_dict(self) -> dict:
-        """Flat, JSON-ready form (codes, not labels): the shape of events, exports and ``show --json``."""
-        data = {"id": self.record_id, "pk": self.pk, "status": self.status,
-                "status_label": status_label(self.status), "created_at": iso(self.created_at),
-                "updated_at": iso(self.updated_at), "submitted_at": iso(self.submitted_at),
-                "language": self.language, "proposer_user_id": self.proposer_user_id,
-                "channel_id": self.channel_id, "thread_ts": self.thread_ts, "permalink": self.permalink,
-                "desk_permalink": self.desk_permalink, "assigned_department": self.assigned_department}
-        data.update(self.fields.as_dict())
-        # Short aliases the precedents feature reads (org, asks are already named so).
-        data["org"] = self.fields.org_name
-        return data
-
-
-@dataclass(frozen=True)
-class SaveResult:
-    record: RecordView
-    created: bool  # a new record was made by this call
-    submitted_now: bool  # this call moved it from draft to submitted
-    replayed: bool = False  # the idempotency key had already been used: nothing changed
-
-
-@dataclass(frozen=True)
-class StatusResult:
-    record: RecordView
-    changed: bool
-    from_status: str
-
-
-def iso(value: datetime | None) -> str | None:
-    return as_utc(value).astimezone(JST).isoformat(timespec="seconds") if value else None
-
-
-def local_year(now: datetime) -> int:
-    return as_utc(now).astimezone(JST).year
-
-
-def snapshot(rec: ProposalRecord) -> RecordView:
-    values = {name: getattr(rec, name) for name in FIELD_NAMES}
-    values["asks"] = list(rec.asks or [])
-    return RecordView(
-        pk=rec.pk, record_id=rec.record_id, status=rec.status, version=rec.version,
-        created_at=as_utc(rec.created_at), updated_at=as_utc(rec.updated_at),
-        submitted_at=as_utc(rec.submitted_at), language=rec.language, proposer_user_id=rec.proposer_user_id,
-        channel_id=rec.channel_id, thread_ts=rec.thread_ts, permalink=rec.permalink,
-        desk_channel_id=rec.desk_channel_id, desk_ts=rec.desk_ts, desk_permalink=rec.desk_permalink,
-        assigned_department=rec.assigned_department, fields=ProposalFields.from_dict(values))
+    def record_deleted(self, record_id: str) -> None: ...
 
 
 def next_sequence(session: Session, year: int) -> int:
@@ -178,49 +83,48 @@ def _clip(fields: ProposalFields) -> ProposalFields:
     return ProposalFields.from_dict(data)
 
 
-@lru_cache(maxsize=8)
-def doc_titles(knowledge_dir: Path) -> dict[str, str]:
-    """``doc path → title`` from the front matter of the bundled Markdown, for citation labels."""
-    titles: dict[str, str] = {}
-    for path in sorted(knowledge_dir.rglob("*.md")):
-        try:
-            head = path.read_text("utf-8")[:2000]
-        except OSError:
-            continue
-        if head.startswith("---"):
-            for line in head.split("\n")[1:]:
-                if line.strip() == "---":
-                    break
-                if line.startswith("title:"):
-                    key = path.relative_to(knowledge_dir).with_suffix("").as_posix()
-                    titles[key] = line.split(":", 1)[1].strip().strip("\"'")
-    return titles
-
-
 class RecordService:
     """The one place that writes records; see the module docstring for the guarantees."""
 
     def __init__(self, db: Database, settings: Settings, *, city: CityProfile | None = None,
-                 on_queued: Callable[[], None] | None = None,
-                 publish: Callable[..., None] | None = None) -> None:
+                 on_queued: Callable[[], None] | None = None, listeners: Sequence[RecordListener] = ()) -> None:
         self.db = db
         self.settings = settings
         self.city = city
         self.on_queued = on_queued  # wakes the outbox worker after a commit that queued posts
-        # How events reach other features: inline by default (CLI); the Slack edge hands them to a
-        # background thread so that a listener's work (embedding a record) never delays an ack.
-        self.publish = publish or events.publish
+        # Told after each commit, in order.  The Slack edge runs them on a background thread so
+        # that their work (embedding a record) never delays an ack.
+        self.listeners = list(listeners)
+        self._titles: dict[str, str] | None = None
 
     # --- helpers -------------------------------------------------------------------------------
+
+    def titles(self) -> dict[str, str]:
+        """``doc id → title`` of the ingested documents (the store's manifest), for citation labels."""
+        if self._titles is None:
+            try:
+                self._titles = document_titles(self.settings)
+            except Exception as exc:  # noqa: BLE001 - labels fall back to the rule's own source name
+                log.warning("records: document titles unavailable (%s)", type(exc).__name__)
+                return {}
+        return self._titles
 
     def flags(self, record: RecordView) -> list[Flag]:
         if self.city is None:
             return []
-        return prescreen(record.fields, self.city, doc_titles(self.settings.knowledge_dir))
+        return prescreen(record.fields, self.city, self.titles())
+
+    def _tell(self, event: str, value: object) -> None:
+        """Each listener hears it; a failing listener is logged and never undoes the write."""
+        for listener in self.listeners:
+            try:
+                getattr(listener, event)(value)
+            except Exception:  # noqa: BLE001
+                log.exception("records: %s listener failed", event)
 
     def _announce(self, view: RecordView) -> None:
         if view.record_id:
-            self.publish("record_saved", settings=self.settings, record=view.to_dict())
+            self._tell("record_saved", view.to_dict())
 
     def _queued(self) -> None:
         if self.on_queued is not None:
@@ -325,7 +229,7 @@ class RecordService:
         assert isinstance(view, RecordView)
         log.info("records: %s deleted", view.display_id)
         if view.record_id:
-            self.publish("record_deleted", settings=self.settings, record_id=view.record_id)
+            self._tell("record_deleted", view.record_id)
         return view
 
     # --- the desk's steps ----------------------------------------------------------------------
@@ -461,58 +365,3 @@ class RecordService:
                     for ch, rid, pk in s.execute(query)]
 
 
-# --- export (pure) ----------------------------------------------------------------------------------
-
-RECORD_COLUMNS: tuple[str, ...] = ("id", "status", "created_at", "updated_at", "submitted_at",
-                                   "proposer_user_id", "permalink", "assigned_department", *FIELD_NAMES,
-                                   "flags")
-AUDIT_COLUMNS: tuple[str, ...] = ("record_id", "at", "actor", "from_status", "to_status", "note")
-
-
-def record_row(record: RecordView, flags: Iterable[Flag] = ()) -> dict[str, str]:
-    """One export row with Japanese labels for choices (what the desk's spreadsheets read)."""
-    data = record.to_dict()
-    row = {"id": record.display_id, "status": status_label(record.status)}
-    for name in ("created_at", "updated_at", "submitted_at", "proposer_user_id", "permalink",
-                 "assigned_department"):
-        row[name] = data.get(name) or ""
-    for name in FIELD_NAMES:
-        value = getattr(record.fields, name)
-        shown = value if name == "qa_excerpt" else display_value(name, value)
-        row[name] = "" if shown == "—" else shown
-    row["flags"] = " / ".join(f.id for f in flags)
-    return row
-
-
-def records_csv(records: Iterable[RecordView], flags_of: Callable[[RecordView], list[Flag]]) -> str:
-    headers = {"id": "受付番号", "status": "ステータス", "created_at": "作成日時", "updated_at": "更新日時",
-               "submitted_at": "提出日時", "proposer_user_id": "提案者（Slack）", "permalink": "相談スレッド",
-               "assigned_department": "照会先の担当課", "flags": "事前確認フラグ"}
-    headers.update({name: field_label(name) for name in FIELD_NAMES})
-    rows = ([row[c] for c in RECORD_COLUMNS] for row in (record_row(r, flags_of(r)) for r in records))
-    return to_csv([[headers[c] for c in RECORD_COLUMNS], *rows])
-
-
-def records_json(records: Iterable[RecordView], flags_of: Callable[[RecordView], list[Flag]]) -> str:
-    out = []
-    for record in records:
-        data = record.to_dict()
-        data["flags"] = [f.as_dict() for f in flags_of(record)]
-        out.append(data)
-    return json.dumps(out, ensure_ascii=False, indent=2)
-
-
-def audit_csv(rows: Iterable[dict]) -> str:
-    headers = {"record_id": "受付番号", "at": "日時", "actor": "操作者（Slack）", "from_status": "変更前",
-               "to_status": "変更後", "note": "メモ"}
-    out = [[headers[c] for c in AUDIT_COLUMNS]]
-    for row in rows:
-        labelled = dict(row)
-        for key in ("from_status", "to_status"):
-            labelled[key] = status_label(row[key]) if row.get(key) else ""
-        out.append([labelled.get(c, "") for c in AUDIT_COLUMNS])
-    return to_csv(out)
-
-
-def audit_json(rows: Iterable[dict]) -> str:
-    return json.dumps(list(rows), ensure_ascii=False, indent=2)

@@ -25,16 +25,15 @@ from typing import Any
 from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import events
 from bot.db import utcnow
 from bot.engine.answer import Answer
 from bot.records.outbox import OutboxWorker, enqueue
 from bot.slack import blocks as bk
 from bot.slack import delivery, questions
-from bot.slack.context import SlackContext
 from bot.slack.history import add_turn, context_turns, new_ref
 from bot.slack.logs import LoggedRateLimitRetry, kv
 from bot.slack.questions import Question, QuestionIn
+from bot.slack.services import Services
 from bot.slack.texts import t
 
 log = logging.getLogger("bot.slack.answering")
@@ -62,7 +61,7 @@ class Reply:
 class AnswerService:
     """Answers stored questions and owns the answers' outbox worker and the recovery sweeper."""
 
-    def __init__(self, ctx: SlackContext, executor: Executor, *, sweep_s: float = SWEEP_S,
+    def __init__(self, ctx: Services, executor: Executor, *, sweep_s: float = SWEEP_S,
                  **outbox_options: Any) -> None:
         self.ctx = ctx
         self.executor = executor  # where recovered questions run (the app's tracked listener pool)
@@ -198,8 +197,8 @@ class AnswerService:
                     context_turns=context, lang=reply.language,
                     engine_ms=round(a.latency_ms, 1) if a else None,
                     total_ms=round((time.perf_counter() - started) * 1000, 1)))
-        if a is not None:  # the knowledge loop logs it (masked), after the asker has the reply
-            events.publish("question_answered", question=q, answer=a, ref=reply.ref, language=reply.language)
+        if a is not None and self.ctx.questions is not None:  # logged (masked) after the asker has the reply
+            self.ctx.questions.question_answered(q, a, reply.ref, reply.language)
 
     def _set_status(self, q: Question, status: str) -> None:
         try:

@@ -1,9 +1,11 @@
 """The Bolt app: one builder used by HTTP mode, Socket Mode, the tests and the benchmark.
 
-``build_app`` wires the Web API client (retry policy included), the shared services
-(:class:`~bot.slack.context.SlackContext`, event dedupe included), our listeners, and then
-every feature module's ``register(app, ctx)``.  Feature modules are optional: one that does not
-exist yet is skipped, but an import error *inside* an existing one is raised, not hidden.
+``build_app`` is the composition root: it builds the application object
+(:class:`~bot.slack.services.Services`: settings, database, engine, city, staff, Web API client
+with its retry policy, the precedent space) once, and hands it to every feature package's
+``register(app, services)`` — the answers first, then :data:`FEATURE_MODULES`.  Feature packages
+are optional: one that does not exist yet is skipped, but an import error *inside* an existing one
+is raised, not hidden.  The app carries its services (:func:`context_of`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
-import weakref
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -22,13 +23,12 @@ from slack_sdk.errors import SlackApiError
 
 from bot.city import load_city
 from bot.config import Settings
-from bot.db import Database, get_database
+from bot.db import Database
 from bot.errors import StartupError
-from bot.slack import intake, listeners
-from bot.slack.answering import AnswerService
-from bot.slack.context import SlackContext
+from bot.slack import answers, fallbacks
 from bot.slack.dedupe import EventDeduper
 from bot.slack.logs import RedactSlackBodies, configure_slack_logging, error_code, kv, retry_handlers
+from bot.slack.services import Services
 from bot.slack.staff import StaffDirectory
 
 log = logging.getLogger("bot.slack.app")
@@ -39,7 +39,7 @@ FEATURE_MODULES = ("bot.records.slack", "bot.precedents.slack", "bot.knowledge_l
 # thread), so a burst of questions parks here cheaply and never delays the next ack.
 LISTENER_THREADS = 32
 
-_CONTEXTS: weakref.WeakKeyDictionary[App, SlackContext] = weakref.WeakKeyDictionary()
+_SERVICES_ATTR = "ppp_services"
 
 
 class TrackedExecutor(ThreadPoolExecutor):
@@ -92,7 +92,7 @@ def _bolt_logger() -> logging.Logger:
     return logger
 
 
-def _register_features(app: App, ctx: SlackContext) -> list[str]:
+def _register_features(app: App, services: Services) -> list[str]:
     loaded: list[str] = []
     for name in FEATURE_MODULES:
         try:
@@ -103,7 +103,7 @@ def _register_features(app: App, ctx: SlackContext) -> list[str]:
                 log.info(kv("feature_absent", module=name))
                 continue
             raise
-        module.register(app, ctx)
+        module.register(app, services)
         loaded.append(name)
     return loaded
 
@@ -123,24 +123,25 @@ def build_app(settings: Settings, *, client: WebClient | None = None, engine: An
     client = client or make_web_client(settings)
     check_slack(client, settings)  # before loading anything heavy: a wrong token fails in a second
     if db is None:
-        db = get_database(settings)
+        db = Database(settings.db_url)
     if engine is None:
-        from bot.engine import get_engine
+        from bot.engine import Engine
 
-        engine = get_engine(settings)
-    ctx = SlackContext(settings=settings, db=db, engine=engine, city=load_city(settings.knowledge_dir),
-                       staff=StaffDirectory(settings, client), client=client, deduper=EventDeduper(db))
+        engine = Engine(settings)
+    from bot.precedents.space import PrecedentSpace
+
+    services = Services(settings=settings, db=db, engine=engine, city=load_city(settings.knowledge_dir),
+                        staff=StaffDirectory(settings, client), client=client, deduper=EventDeduper(db),
+                        precedents=PrecedentSpace(settings))
     executor = TrackedExecutor(LISTENER_THREADS)
     app = App(client=client, signing_secret=settings.slack_signing_secret,
               request_verification_enabled=bool(settings.slack_signing_secret), process_before_response=False,
               logger=_bolt_logger(), name="ppp-desk", listener_executor=executor)
-    ctx.answers = AnswerService(ctx, executor)
-    intake.register(app, ctx.answers)  # before any listener: questions are stored before the ack
-    listeners.register(app, ctx)
-    features = _register_features(app, ctx)
-    listeners.register_fallbacks(app, ctx)
-    _CONTEXTS[app] = ctx
-    ctx.answers.start()  # delivers what a previous run left and answers what it left unanswered
+    setattr(app, _SERVICES_ATTR, services)
+    answers.register(app, services)
+    features = _register_features(app, services)
+    fallbacks.register_fallbacks(app, services)
+    services.answers.start()  # delivers what a previous run left and answers what it left unanswered
     log.info(kv("slack_app_built", features=",".join(features) or "-", socket_mode=socket_mode))
     return app
 
@@ -169,15 +170,18 @@ def check_slack(client: WebClient, settings: Settings) -> None:
 
 
 def stop_background(app: App, timeout: float = 5.0) -> None:
-    """Stop the answer path's outbox worker and recovery sweeper (what they hold stays queued)."""
-    answers = _CONTEXTS[app].answers if app in _CONTEXTS else None
-    if answers is not None:
-        answers.stop(timeout)
+    """Stop the answers' outbox worker and recovery sweeper and the records' outbox (what they hold stays queued)."""
+    services = getattr(app, _SERVICES_ATTR, None)
+    if services is not None:
+        services.stop(timeout)
 
 
-def context_of(app: App) -> SlackContext:
-    """The context ``build_app`` gave the app's listeners and features."""
-    return _CONTEXTS[app]
+def context_of(app: App) -> Services:
+    """The application object ``build_app`` gave the app's features (``KeyError`` for another app)."""
+    try:
+        return getattr(app, _SERVICES_ATTR)
+    except AttributeError:
+        raise KeyError("not an app made by build_app") from None
 
 
 def wait_idle(app: App, timeout: float | None = None) -> bool:

@@ -121,15 +121,6 @@ def draft_button_value(*, turn_ref: str, channel: str, thread_ts: str, question:
     return value
 
 
-def parse_value(raw: str | None) -> dict[str, Any]:
-    """A button value back into a dict (``{}`` for anything malformed: values come from clients)."""
-    try:
-        data = json.loads(raw or "{}")
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def answer_blocks(answer: Answer, *, turn_ref: str, channel: str, thread_ts: str,
                   city: CityProfile | None = None, lang: str | None = None) -> list[Block]:
     """The answer message: text, sources (each quote viewable), notice, and the four buttons."""

@@ -22,25 +22,20 @@ from typing import Any
 from slack_bolt import App, BoltContext, BoltResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import events
 from bot.language import detect_language
 from bot.slack.answering import AnswerService
-from bot.slack.listeners import is_user_dm, strip_mentions
 from bot.slack.logs import kv
+from bot.slack.payload import is_user_dm, strip_mentions
 from bot.slack.questions import INTAKE_FAILED, QUESTION_ID, QuestionIn
 
 log = logging.getLogger("bot.slack.intake")
 
 
-class StorageMissing(SQLAlchemyError):
-    """The SQLite file is gone: a write would land in an unlinked file nobody reads again."""
-
-
 def question_from_event(event: dict[str, Any], *, bot_user_id: str | None, desk_channel: str | None) -> QuestionIn | None:
     """The question in a DM or mention, or ``None`` for events that are not one.
 
-    Mentions in the desk channel are staff using their tools (precedent search) and stay with
-    their own listener.
+    Mentions in ``desk_channel`` (given only when the precedents feature offers staff tools
+    there) stay with their own listener.
     """
     if is_user_dm(event):
         text = (event.get("text") or "").strip()
@@ -51,7 +46,7 @@ def question_from_event(event: dict[str, Any], *, bot_user_id: str | None, desk_
                           language=detect_language(text) if text else "ja")
     if (event.get("type") == "app_mention" and not event.get("bot_id") and not event.get("subtype")
             and event.get("user") and event.get("channel") and event.get("ts")):
-        if desk_channel and event["channel"] == desk_channel and events.has_listener("desk_mention"):
+        if desk_channel and event["channel"] == desk_channel:
             return None
         text = strip_mentions(event.get("text") or "", bot_user_id)
         return QuestionIn(surface="mention", channel=event["channel"], thread_ts=event.get("thread_ts") or event["ts"],
@@ -62,20 +57,20 @@ def question_from_event(event: dict[str, Any], *, bot_user_id: str | None, desk_
 
 def register(app: App, answers: AnswerService) -> None:
     """Install the middleware that stores questions (and claims their event ids) before the ack."""
-    db = answers.ctx.db
-    desk_channel = answers.ctx.settings.desk_channel_id
+    services = answers.ctx
+    db = services.db
 
     def store_questions_before_ack(body: dict, context: BoltContext, next: Callable[[], None]) -> BoltResponse | None:  # noqa: A002
         if body.get("type") != "event_callback":
             return next()
         event = body.get("event") or {}
+        desk_channel = services.settings.desk_channel_id if services.desk_mention is not None else None
         q = question_from_event(event, bot_user_id=context.bot_user_id, desk_channel=desk_channel)
         if q is None:
             return next()
         event_id = str(body.get("event_id") or "") or None
         try:
-            if not db.storage_present():
-                raise StorageMissing("database file missing")
+            db.require_storage()
             question_id = answers.receive(q, event_id=event_id, kind=str(event.get("type") or ""))
         except SQLAlchemyError as exc:
             log.error(kv("storage_failed", step="store_question", event_id=event_id, error=type(exc).__name__))

@@ -12,7 +12,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 from typing import Any
+
+from bot.config import Settings
+
+log = logging.getLogger("bot.slack.sealed")
 
 _DOMAIN = b"ppp-desk/private_metadata/v1\0"
 
@@ -39,3 +44,22 @@ def unseal(raw: str | None, *, user: str, key: str) -> dict[str, Any]:
         return {}
     sig = data.pop("sig")
     return data if hmac.compare_digest(sig, _mac(data, user, key)) else {}
+
+
+def _key(settings: Settings) -> str:
+    """The HMAC key for modal metadata: the signing secret (the bot token in Socket Mode)."""
+    return settings.slack_signing_secret or settings.slack_bot_token or ""
+
+
+def seal_view_meta(settings: Settings, user: str, meta: dict[str, Any]) -> dict[str, Any]:
+    """``meta`` sealed for ``user`` with this app's key, ready for a view's ``private_metadata``."""
+    return seal(meta, user=user, key=_key(settings))
+
+
+def view_meta(settings: Settings, view: dict[str, Any], user: str) -> dict[str, Any]:
+    """The view's metadata if this app sealed it for ``user``; ``{}`` (trust nothing) otherwise."""
+    raw = view.get("private_metadata") or ""
+    data = unseal(raw, user=user, key=_key(settings))
+    if raw and not data:
+        log.warning("modal metadata refused (not sealed by this app for this user)")
+    return data

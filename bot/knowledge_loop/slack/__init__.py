@@ -1,22 +1,20 @@
 """The knowledge loop in Slack: questions logged, gaps in App Home, answers approved, documents added,
 the weekly digest.
 
-``register(app, ctx)`` is called by ``bot.slack.app.build_app`` like every feature module; it uses
-only ``ctx.settings``, ``db``, ``engine``, ``city``, ``staff`` and ``client``.  At registration the
-question log is purged of rows past ``QUESTION_RETENTION_DAYS``; a background thread does it daily
-and posts the digest (:mod:`bot.knowledge_loop.slack.digest`).
+``register(app, services)`` is called by ``bot.slack.app.build_app`` like every feature package.  It
+offers the answer path its question log (``services.questions``) and App Home its staff sections
+(``services.home_sections``), and keeps its threads on ``services.knowledge_loop`` (stopped with the
+app).  At registration the question log is purged of rows past ``QUESTION_RETENTION_DAYS``; a
+background thread does it daily and posts the digest (:mod:`bot.knowledge_loop.slack.digest`).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import weakref
 from typing import Any
 
 from slack_bolt import App
 
-from bot import events
 from bot.knowledge_loop.log import QuestionLog
 
 log = logging.getLogger("bot.knowledge_loop.slack")
@@ -33,10 +31,6 @@ class Runtime:
         self.worker.stop(timeout)
 
 
-_RUNTIMES: dict[int, Runtime] = {}
-_LOCK = threading.Lock()
-
-
 def register(app: App, ctx: Any, *, maintenance_interval_s: float = 60.0) -> Runtime:
     from bot.knowledge_loop.slack import common, digest, files, home, publish
     from bot.knowledge_loop.slack.hooks import LogHooks
@@ -44,10 +38,7 @@ def register(app: App, ctx: Any, *, maintenance_interval_s: float = 60.0) -> Run
 
     client = ctx.client or app.client
     qlog = QuestionLog(ctx.db, ctx.settings.question_retention_days)
-    hooks = LogHooks(ctx, qlog)
-    events.subscribe("question_answered", hooks.question_answered)
-    events.subscribe("answer_feedback", hooks.answer_feedback)
-    events.subscribe("handed_off", hooks.handed_off)
+    ctx.questions = LogHooks(ctx, qlog)
 
     worker = OutboxWorker(ctx.db, {common.KIND_NOTICE: lambda job: common.deliver_notice(client, job)},
                           poll_s=5.0, base_delay_s=1.0, max_delay_s=60.0)
@@ -60,12 +51,8 @@ def register(app: App, ctx: Any, *, maintenance_interval_s: float = 60.0) -> Run
     except Exception as exc:  # noqa: BLE001 - an unmigrated table is reported by `serve`'s own check
         log.warning("knowledge_loop: retention purge failed (%s)", type(exc).__name__)
     rt = Runtime(worker, maintenance, qlog)
-    with _LOCK:
-        old = _RUNTIMES.pop(id(ctx), None)
-        _RUNTIMES[id(ctx)] = rt
-    if old is not None:
-        old.stop(0.5)
-    weakref.finalize(ctx, _stop_key, id(ctx))
+    ctx.knowledge_loop = rt
+    ctx.background.append(rt)
     worker.start("knowledge-loop-outbox")
     maintenance.start()
     log.info("knowledge_loop: registered (digest %s)", "on" if maintenance.schedule else "off")
@@ -73,17 +60,4 @@ def register(app: App, ctx: Any, *, maintenance_interval_s: float = 60.0) -> Run
 
 
 def runtime(ctx: Any) -> Runtime | None:
-    with _LOCK:
-        return _RUNTIMES.get(id(ctx))
-
-
-def shutdown(ctx: Any) -> None:
-    """Stop this app's knowledge-loop threads (what they hold stays queued in the database)."""
-    _stop_key(id(ctx))
-
-
-def _stop_key(key: int) -> None:
-    with _LOCK:
-        rt = _RUNTIMES.pop(key, None)
-    if rt is not None:
-        rt.stop(0.5)
+    return getattr(ctx, "knowledge_loop", None)

@@ -12,7 +12,6 @@ import logging
 from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import IntegrityError
 
 from bot.records.outbox import OutboxJob, OutboxWorker, enqueue
@@ -36,25 +35,6 @@ def channel_of(body: dict[str, Any]) -> str:
 def is_staff(ctx: Any, user: str, client: WebClient | None = None) -> bool:
     """Server-side staff check for every click, shortcut and submission (never trust the UI)."""
     return bool(user) and bool(ctx.staff.is_staff(user, client))
-
-
-def api(client: WebClient, method: str, **kwargs: Any) -> dict | None:
-    """A Web API call whose failure is logged by method and error code (never content) and survived."""
-    try:
-        data = getattr(client, method.replace(".", "_"))(**kwargs).data
-        return data if isinstance(data, dict) else {}
-    except SlackApiError as exc:
-        log.error("knowledge_loop: %s failed: %s", method, exc.response.get("error"))
-    except Exception as exc:  # noqa: BLE001 - connection errors after the client's retries
-        log.error("knowledge_loop: %s failed: %s", method, type(exc).__name__)
-    return None
-
-
-def tell(client: WebClient, body: dict[str, Any], text: str) -> None:
-    """An ephemeral note to whoever clicked (response_url or chat.postEphemeral, as the answer path does)."""
-    from bot.slack.listeners import tell_user
-
-    tell_user(client, body, text)
 
 
 def _key(ctx: Any) -> str:

@@ -29,6 +29,7 @@ from bot.knowledge_loop.models import LoopAudit
 from bot.knowledge_loop.slack import common
 from bot.knowledge_loop.slack.texts import s
 from bot.slack.escape import escape
+from bot.slack.web import call_api, tell_user
 from ingest.chunking import CHUNK_FORMAT, chunk_document
 from ingest.loaders import SUPPORTED, LoadedDocument, LoadError, load
 from ingest.pipeline import PIPELINE_VERSION, file_hash, load_limits, put_document, remove_document
@@ -168,21 +169,21 @@ def register(app: App, ctx: Any) -> None:
         user = common.user_of(body)
         if not common.is_staff(ctx, user, client):
             log.warning("knowledge_loop: add_to_knowledge refused for a non-staff user")
-            common.tell(client, body, s("refused"))
+            tell_user(client, body, s("refused"))
             return
         if common.channel_of(body) != ctx.settings.desk_channel_id:
-            common.tell(client, body, s("file_desk_only"))
+            tell_user(client, body, s("file_desk_only"))
             return
         files = [f for f in (body.get("message") or {}).get("files") or []
                  if _FILE_ID.match(str(f.get("id") or "")) and Path(str(f.get("name") or "")).suffix.lower() in SUPPORTED]
         if not files:
-            common.tell(client, body, s("file_none"))
+            tell_user(client, body, s("file_none"))
             return
-        opened = common.api(client, "views.open", trigger_id=body.get("trigger_id"),
+        opened = call_api(client, "views.open", trigger_id=body.get("trigger_id"),
                             view=info_view(s("file_title"), s("file_loading")))
         view_id = ((opened or {}).get("view") or {}).get("id")
         file_id = str(files[0]["id"])
-        info = (common.api(client, "files.info", file=file_id) or {}).get("file") or {}
+        info = (call_api(client, "files.info", file=file_id) or {}).get("file") or {}
         name = str(info.get("name") or files[0].get("name") or "document")
         path = stored_path(file_id, name)
         try:
@@ -192,7 +193,7 @@ def register(app: App, ctx: Any) -> None:
             reason = str(exc) if isinstance(exc, LoadError) else type(exc).__name__
             log.warning("knowledge_loop: file download failed (%s)", type(exc).__name__)
             if view_id:
-                common.api(client, "views.update", view_id=view_id,
+                call_api(client, "views.update", view_id=view_id,
                            view=info_view(s("file_title"), s("file_download_failed", reason=reason)))
             return
         p = preview(ctx.settings, store, path, file_id, name)
@@ -200,7 +201,7 @@ def register(app: App, ctx: Any) -> None:
             shutil.rmtree(path.parent, ignore_errors=True)
         meta = common.seal_meta(ctx, user, {"f": file_id, "n": name})
         if view_id:
-            common.api(client, "views.update", view_id=view_id, view=preview_modal(p, meta))
+            call_api(client, "views.update", view_id=view_id, view=preview_modal(p, meta))
 
     def check_add(ack: Ack, body: dict) -> None:
         if not common.is_staff(ctx, common.user_of(body)):
@@ -212,27 +213,27 @@ def register(app: App, ctx: Any) -> None:
         user = common.user_of(body)
         if not common.is_staff(ctx, user, client):
             log.warning("knowledge_loop: document submission refused for a non-staff user")
-            common.api(client, "views.update", view_id=view.get("id"), view=info_view(s("file_title"), s("refused")))
+            call_api(client, "views.update", view_id=view.get("id"), view=info_view(s("file_title"), s("refused")))
             return
         meta = common.open_meta(ctx, view, user)
         file_id, name = str(meta.get("f") or ""), str(meta.get("n") or "")
         p = preview(ctx.settings, store, stored_path(file_id, name), file_id, name) if _FILE_ID.match(file_id) else None
         if p is None or p.problems or p.loaded is None:
             reason = "; ".join(p.problems) if p else "metadata"
-            common.api(client, "views.update", view_id=view.get("id"),
+            call_api(client, "views.update", view_id=view.get("id"),
                        view=info_view(s("file_title"), s("file_add_failed", reason=escape(reason))))
             return
         try:
             record = put_document(ctx.settings, store, p.loaded, f"slack:{file_id}")
         except Exception as exc:  # noqa: BLE001 - the staff member must hear back
             log.exception("knowledge_loop: document not added (%s)", type(exc).__name__)
-            common.api(client, "views.update", view_id=view.get("id"),
+            call_api(client, "views.update", view_id=view.get("id"),
                        view=info_view(s("file_title"), s("file_add_failed", reason=type(exc).__name__)))
             return
         _audit(ctx, user, "add_document", record.doc_id, record.title)
         common.reload_engine(ctx)
         log.info("knowledge_loop: document %s added (%s chunks)", record.doc_id, len(record.chunk_ids))
-        common.api(client, "views.update", view_id=view.get("id"), view=info_view(
+        call_api(client, "views.update", view_id=view.get("id"), view=info_view(
             s("file_title"), s("file_added", title=escape(record.title), chunks=len(record.chunk_ids))))
 
     app.view(MODAL)(ack=check_add, lazy=[add])
@@ -246,7 +247,7 @@ def register(app: App, ctx: Any) -> None:
         user = common.user_of(body)
         if not common.is_staff(ctx, user, client):
             log.warning("knowledge_loop: document removal refused for a non-staff user")
-            common.tell(client, body, s("refused"))
+            tell_user(client, body, s("refused"))
             return
         doc_id = str((body.get("actions") or [{}])[0].get("value") or "")
         record = store.documents().get(doc_id) if doc_id.startswith(FILES_PREFIX) else None

@@ -14,7 +14,6 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot import events
 from bot.knowledge_loop.desk_answers import DeskAnswers
 from bot.knowledge_loop.gaps import group
 from bot.knowledge_loop.log import QuestionLog
@@ -23,6 +22,7 @@ from bot.knowledge_loop.slack.files import ACTION_REMOVE, slack_documents
 from bot.knowledge_loop.slack.publish import ACTION_GAP, ACTION_WITHDRAW, plain
 from bot.knowledge_loop.slack.texts import s
 from bot.slack.escape import escape, truncate
+from bot.slack.web import call_api
 
 log = logging.getLogger("bot.knowledge_loop.slack")
 JST = timezone(timedelta(hours=9), "JST")
@@ -85,12 +85,12 @@ def staff_blocks(ctx: Any, qlog: QuestionLog) -> list[dict[str, Any]]:
 
 def refresh_home(ctx: Any, client: WebClient, user: str) -> None:
     """Re-render App Home after a change: through the records feature's view when it is there."""
-    if events.has_listener("publish_home"):
-        events.call("publish_home", user=user, client=client)
+    if ctx.refresh_home is not None:
+        ctx.refresh_home(client, user)
         return
     qlog = QuestionLog(ctx.db, ctx.settings.question_retention_days)
     blocks = staff_blocks(ctx, qlog) if common.is_staff(ctx, user, client) else []
-    common.api(client, "views.publish", user_id=user, view={"type": "home", "blocks": blocks[:100]})
+    call_api(client, "views.publish", user_id=user, view={"type": "home", "blocks": blocks[:100]})
 
 
 def register(app: App, ctx: Any, qlog: QuestionLog) -> None:
@@ -103,7 +103,7 @@ def register(app: App, ctx: Any, qlog: QuestionLog) -> None:
             log.exception("knowledge_loop: home sections failed (%s)", type(exc).__name__)
             return []
 
-    events.subscribe("home_sections", home_sections)
+    ctx.home_sections = home_sections
 
     # Reached only when no other feature renders App Home (Bolt runs the first matching listener).
     @app.event("app_home_opened")

@@ -25,6 +25,7 @@ from bot.knowledge_loop.slack.texts import b, s
 from bot.records.outbox import OutboxWorker
 from bot.slack.escape import escape
 from bot.slack.models import ConversationTurn, Handoff
+from bot.slack.web import call_api, tell_user
 
 log = logging.getLogger("bot.knowledge_loop.slack")
 
@@ -114,13 +115,13 @@ def open_modal(ctx: Any, client: WebClient, trigger_id: str, user: str, question
     """Open the modal at once (the trigger lasts 3 s); with an LLM configured, fill it in afterwards."""
     sealed = common.seal_meta(ctx, user, meta)
     if not ctx.settings.llm_model:
-        common.api(client, "views.open", trigger_id=trigger_id,
+        call_api(client, "views.open", trigger_id=trigger_id,
                    view=publish_modal(generalize(question, _glossary(ctx)), answer, sealed))
         return
-    opened = common.api(client, "views.open", trigger_id=trigger_id, view=info_view(s("publish_title"), s("publishing")))
+    opened = call_api(client, "views.open", trigger_id=trigger_id, view=info_view(s("publish_title"), s("publishing")))
     view_id = ((opened or {}).get("view") or {}).get("id")
     if view_id:
-        common.api(client, "views.update", view_id=view_id,
+        call_api(client, "views.update", view_id=view_id,
                    view=publish_modal(suggest_question(ctx, question), answer, sealed))
 
 
@@ -137,7 +138,7 @@ def register(app: App, ctx: Any, worker: OutboxWorker) -> None:
         user = common.user_of(body)
         if not common.is_staff(ctx, user, client):
             log.warning("knowledge_loop: publish shortcut refused for a non-staff user")
-            common.tell(client, body, s("refused"))
+            tell_user(client, body, s("refused"))
             return
         message = body.get("message") or {}
         channel = common.channel_of(body)
@@ -149,7 +150,7 @@ def register(app: App, ctx: Any, worker: OutboxWorker) -> None:
                                                                 Handoff.desk_ts == thread)).first()
                 handoff_id = handoff.id if handoff else None
         if handoff is None:
-            common.tell(client, body, s("not_handoff_thread"))
+            tell_user(client, body, s("not_handoff_thread"))
             return
         _, turn = _handoff_turn(ctx, handoff_id)
         question = turn.question if turn is not None else ""
@@ -163,7 +164,7 @@ def register(app: App, ctx: Any, worker: OutboxWorker) -> None:
         user = common.user_of(body)
         if not common.is_staff(ctx, user, client):
             log.warning("knowledge_loop: gap answer refused for a non-staff user")
-            common.tell(client, body, s("refused"))
+            tell_user(client, body, s("refused"))
             return
         try:
             entry_id = int((body.get("actions") or [{}])[0].get("value") or 0)
@@ -174,7 +175,7 @@ def register(app: App, ctx: Any, worker: OutboxWorker) -> None:
             question = entry.question if entry is not None else ""
             turn_ref = entry.turn_ref if entry is not None else None
         if not question:
-            common.api(client, "views.open", trigger_id=body.get("trigger_id"),
+            call_api(client, "views.open", trigger_id=body.get("trigger_id"),
                        view=info_view(s("publish_title"), s("gap_missing")))
             return
         with ctx.db.session() as session:
@@ -213,12 +214,12 @@ def register(app: App, ctx: Any, worker: OutboxWorker) -> None:
         try:
             published = answers.approve(question, answer, user, turn_ref=turn.ref if turn is not None else None)
         except DeskAnswerError as exc:
-            common.api(client, "views.update", view_id=view.get("id"),
+            call_api(client, "views.update", view_id=view.get("id"),
                        view=info_view(s("publish_title"), s("publish_failed", reason=str(exc))))
             return
         except Exception as exc:  # noqa: BLE001 - the staff member must hear back
             log.exception("knowledge_loop: approval failed (%s)", type(exc).__name__)
-            common.api(client, "views.update", view_id=view.get("id"),
+            call_api(client, "views.update", view_id=view.get("id"),
                        view=info_view(s("publish_title"), s("publish_failed", reason=type(exc).__name__)))
             return
         common.reload_engine(ctx)
@@ -233,7 +234,7 @@ def register(app: App, ctx: Any, worker: OutboxWorker) -> None:
                 args["thread_ts"] = turn.thread_ts
             common.queue_notice(ctx.db, worker, f"loop-told:{published.answer_id}", args)
             text += "\n\n" + s("published_told")
-        common.api(client, "views.update", view_id=view.get("id"), view=info_view(s("publish_title"), text))
+        call_api(client, "views.update", view_id=view.get("id"), view=info_view(s("publish_title"), text))
 
     app.view(MODAL)(ack=check_submission, lazy=[approve])
     app.view(INFO)(ack_only)
@@ -245,13 +246,13 @@ def register(app: App, ctx: Any, worker: OutboxWorker) -> None:
         user = common.user_of(body)
         if not common.is_staff(ctx, user, client):
             log.warning("knowledge_loop: withdrawal refused for a non-staff user")
-            common.tell(client, body, s("refused"))
+            tell_user(client, body, s("refused"))
             return
         answer_id = str((body.get("actions") or [{}])[0].get("value") or "")
         try:
             answers.withdraw(answer_id, user)
         except DeskAnswerError as exc:
-            common.tell(client, body, s("withdraw_failed", reason=str(exc)))
+            tell_user(client, body, s("withdraw_failed", reason=str(exc)))
         else:
             common.reload_engine(ctx)
             log.info("knowledge_loop: %s withdrawn", answer_id)
