@@ -17,6 +17,7 @@ import numpy as np
 from ingest.config import IngestSettings as Settings
 from ingest.lexical import LexicalIndex, fingerprint
 from ingest.normalize import normalize
+from ingest.profiles import PROFILED_TYPES, CaseProfile, profile_for
 from ingest.sentences import (
     CHUNK_VECTOR_KEY,
     UNITS_KEY,
@@ -107,6 +108,31 @@ class KnowledgeIndex:
             self.settings, self.store, self.docs, directory)
         self._position = {cid: i for i, cid in enumerate(self.lexical.ids)}
         self._load_vectors(live)
+        self.profiles = self._load_profiles()
+
+    def _load_profiles(self) -> dict[str, CaseProfile]:
+        """``doc id → profile`` of the live case studies and agreements, as ingest stored them.
+
+        Documents ingested before profiles existed get theirs derived here from their live chunks,
+        once per reload (re-ingest stores them).
+        """
+        profiles: dict[str, CaseProfile] = {}
+        missing: list[DocRecord] = []
+        for doc_id, record in self.docs.items():
+            if record.profile is not None:
+                profiles[doc_id] = record.profile
+            elif record.doc_type in PROFILED_TYPES:
+                missing.append(record)
+        for record in missing:
+            chunks = sorted((self.chunks[c] for c in record.chunk_ids if c in self.chunks),
+                            key=lambda c: c.meta.get("position", 0))
+            profile = profile_for(record.doc_id, chunks[0].meta, chunks) if chunks else None
+            if profile is not None:
+                profiles[record.doc_id] = profile
+        if missing:
+            log.warning("%d cases/agreements have no stored profile (ingested by an older version); derived "
+                        "them now — run `ppp-desk ingest` to store them", len(missing))
+        return profiles
 
     def _load_vectors(self, live: list[str]) -> None:
         """Chunk and sentence-unit vectors in memory: a query is one embedding and two products.

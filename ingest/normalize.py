@@ -90,6 +90,15 @@ def normalize(text: str) -> str:
     return join_broken_lines(normalize_chars(text))
 
 
+def fold(text: str) -> str:
+    """NFKC with collapsed spaces: the light form metadata and filter values are compared in.
+
+    Lighter than :func:`normalize` on purpose: titles, cities and list items are compared and
+    shown as written, only width variants and stray spaces are evened out.
+    """
+    return " ".join(unicodedata.normalize("NFKC", text).split())
+
+
 def compact(text: str) -> str:
     """Normalized text with all whitespace removed and case folded, for substring matching."""
     return re.sub(r"\s+", "", normalize_chars(text)).casefold()

@@ -35,6 +35,7 @@ from ingest.loaders import (
     located,
     scan,
 )
+from ingest.profiles import profile_for
 from ingest.sentences import unit_metadata
 from ingest.store import ChunkStore, DocRecord
 
@@ -48,7 +49,8 @@ EMBED_BATCH = 128
 # Bump when loaders/normalization/chunking change in a way that alters chunks of unchanged files.
 # 8: UTF-8 BOMs dropped, legacy Japanese encodings decoded, over-long runs broken into lines;
 # sentence units and their vectors stored with every chunk.
-PIPELINE_VERSION = "8"
+# 9: case profiles stored in the manifest (chunk ids are unchanged, so nothing is re-embedded).
+PIPELINE_VERSION = "9"
 
 
 @dataclass
@@ -137,6 +139,20 @@ def prune_scope(root: Path, knowledge_dir: Path) -> Callable[[str, DocRecord], b
 PUBLISHED_PREFIX = "desk-answers/"
 
 
+def manifest_record(loaded: LoadedDocument, chunks: list[Chunk], digest: str, source: str, *,
+                    doc_id: str | None = None) -> DocRecord:
+    """The manifest entry of a chunked document, with its case profile when it is a precedent.
+
+    The profile is derived here, from the chunks just made, so that precedent search reads it
+    instead of re-reading every chunk of every case at query time.
+    """
+    doc_id = doc_id or loaded.doc_id
+    return DocRecord(doc_id=doc_id, title=loaded.metadata["title"], doc_type=loaded.metadata["doc_type"],
+                     file_hash=digest, chunk_ids=tuple(c.id for c in chunks),
+                     ingested_at=datetime.now(UTC).isoformat(timespec="seconds"), source_path=source,
+                     profile=profile_for(doc_id, loaded.metadata, chunks))
+
+
 def put_document(settings: Settings, store: ChunkStore, loaded: LoadedDocument, source: str) -> DocRecord:
     """Store one document that has no file (an approved answer): chunks, units, vectors, manifest.
 
@@ -156,9 +172,7 @@ def put_document(settings: Settings, store: ChunkStore, loaded: LoadedDocument, 
         store.add_chunks(missing, [{"tokens": " ".join(tokenize(c.context_text())), **u}
                                    for c, u in zip(missing, units, strict=True)], vectors)
     digest = hashlib.sha256(f"v{PIPELINE_VERSION}/{CHUNK_FORMAT}/".encode() + loaded.text.encode()).hexdigest()
-    record = DocRecord(doc_id=loaded.doc_id, title=loaded.metadata["title"], doc_type=loaded.metadata["doc_type"],
-                       file_hash=digest, chunk_ids=tuple(c.id for c in chunks),
-                       ingested_at=datetime.now(UTC).isoformat(timespec="seconds"), source_path=source)
+    record = manifest_record(loaded, chunks, digest, source)
     store.commit_documents([record])
     if old:
         store.delete_chunks(set(old.chunk_ids) - set(record.chunk_ids))
@@ -208,10 +222,7 @@ def _prepare(path: Path, doc_id: str, fhash: str, old: DocRecord | None, setting
     missing = [c for c in chunks if c.id not in present]
     # Tokenized here, per file, so that a text the tokenizer refuses fails this file only.
     tokens = [" ".join(tokenize(c.context_text())) for c in missing]
-    record = DocRecord(doc_id=doc_id, title=loaded.metadata["title"], doc_type=loaded.metadata["doc_type"],
-                       file_hash=fhash, chunk_ids=tuple(new_ids),
-                       ingested_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                       source_path=str(located(path)))
+    record = manifest_record(loaded, chunks, fhash, str(located(path)), doc_id=doc_id)
     return _Prepared(record, old, missing, tokens)
 
 

@@ -22,6 +22,7 @@ from langchain_core.embeddings import Embeddings
 from ingest.chunking import Chunk
 from ingest.config import IngestSettings as Settings
 from ingest.embeddings import get_embeddings
+from ingest.profiles import CaseProfile
 
 MANIFEST_SUFFIX = "__docs"
 _BATCH = 128
@@ -45,6 +46,13 @@ class EmbeddingModelMismatch(RuntimeError):
 
 @dataclass(frozen=True)
 class DocRecord:
+    """One document's manifest entry.
+
+    ``profile`` is the precedent profile of a case study or agreement (``ingest.profiles``),
+    derived when the document was ingested so that precedent search never re-reads its chunks;
+    None for other documents and for entries written before profiles existed.
+    """
+
     doc_id: str
     title: str
     doc_type: str
@@ -52,18 +60,23 @@ class DocRecord:
     chunk_ids: tuple[str, ...]
     ingested_at: str
     source_path: str
+    profile: CaseProfile | None = None
 
     def to_metadata(self) -> dict:
-        return {"doc_id": self.doc_id, "title": self.title, "doc_type": self.doc_type,
+        meta = {"doc_id": self.doc_id, "title": self.title, "doc_type": self.doc_type,
                 "file_hash": self.file_hash, "chunk_ids": json.dumps(list(self.chunk_ids)),
                 "n_chunks": len(self.chunk_ids), "ingested_at": self.ingested_at,
                 "source_path": self.source_path}
+        if self.profile is not None:
+            meta["profile"] = self.profile.to_json()
+        return meta
 
     @classmethod
     def from_metadata(cls, meta: dict) -> DocRecord:
         return cls(doc_id=meta["doc_id"], title=meta.get("title", ""), doc_type=meta.get("doc_type", ""),
                    file_hash=meta.get("file_hash", ""), chunk_ids=tuple(json.loads(meta["chunk_ids"])),
-                   ingested_at=meta.get("ingested_at", ""), source_path=meta.get("source_path", ""))
+                   ingested_at=meta.get("ingested_at", ""), source_path=meta.get("source_path", ""),
+                   profile=CaseProfile.from_json(meta.get("profile")))
 
 
 def open_client(settings: Settings, path: Path | None = None) -> chromadb.ClientAPI:

@@ -190,7 +190,7 @@ def flaky_app(request: pytest.FixtureRequest, kb_settings, tmp_path: Path) -> It
         settings = make_slack_settings(kb_settings.data_dir, stub, db_path=tmp_path / "flaky.db")
         with running_app(settings, stub, engine=engine) as app:
             app.ctx.answers.sweep_s = 0.2
-            app.ctx.answers._wake.set()
+            app.ctx.answers.kick()
             yield app, engine
 
 

@@ -11,22 +11,13 @@ from __future__ import annotations
 
 import re
 import shlex
-import unicodedata
 from dataclasses import dataclass, field, replace
 
-SCHEMES = ("partnership", "trial", "agreement")
+from ingest.normalize import fold
+from ingest.schemes import SCHEMES, parse_scheme
+
 KINDS = ("case", "agreement", "record")
 
-# Words (after NFKC, lower-cased) that name a scheme.  Whole tokens only: 包括連携協定 inside a
-# sentence stays search text.
-_SCHEME_WORDS = {
-    "partnership": "partnership", "パートナーシップ": "partnership", "パートナーシップ事業": "partnership",
-    "連携事業": "partnership",
-    "trial": "trial", "実証実験": "trial", "実証": "trial", "実証実験サポート": "trial",
-    "実証実験サポート事業": "trial", "demonstration": "trial", "poc": "trial",
-    "agreement": "agreement", "協定": "agreement", "連携協定": "agreement", "包括連携協定": "agreement",
-    "事業連携協定": "agreement", "連携協力協定": "agreement",
-}
 # Option keys in Japanese and English → canonical key.
 _KEYS = {
     "scheme": "scheme", "スキーム": "scheme", "制度": "scheme", "事業": "scheme", "種別": "scheme",
@@ -145,16 +136,6 @@ def _int(value: object) -> int | None:
         return int(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
-
-
-def fold(text: str) -> str:
-    """NFKC, collapsed spaces: what both filter values and metadata are compared in."""
-    return " ".join(unicodedata.normalize("NFKC", text).split())
-
-
-def parse_scheme(value: str) -> str:
-    """``実証実験`` / ``trial`` / ``パートナーシップ事業`` → canonical scheme, or "" when unknown."""
-    return _SCHEME_WORDS.get(fold(value).lower().replace(" ", ""), "")
 
 
 def parse_status(value: str) -> str:

@@ -16,27 +16,19 @@ engine never imports it.
 
 from __future__ import annotations
 
-import re
-import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from bot.config import Settings
 from bot.engine.retrieve import rrf
-from bot.precedents.filters import NO_FILTERS, Filters, fold, matches, parse_scheme
+from bot.precedents.filters import NO_FILTERS, Filters, fold, matches
 from bot.precedents.internal import InternalIndex, RecordView
 from ingest.chunking import SECTION_SEP
 from ingest.index import KnowledgeIndex, StoredChunk
 from ingest.lexical import tokenize
 from ingest.normalize import normalize
-
-PUBLIC_TYPES = ("case_study", "agreement")
-_SUMMARY_CHARS = 90
-_CITY_RESOURCES = re.compile(r"提供リソース\s*\(\s*市\s*\)")
-_BUSINESS_RESOURCES = re.compile(r"提供リソース\s*\(\s*事業者\s*\)")
-# Sections that describe outcomes or lists rather than what the case is.
-_NOT_SUMMARY = re.compile(r"提供リソース|メリット|連携事項|期待される効果|締結式|問い合わせ|お問合せ")
+from ingest.profiles import PROFILED_TYPES, CaseProfile, one_line
 
 
 @dataclass(frozen=True)
@@ -86,35 +78,22 @@ class SearchPage:
 
 
 # --- pure: a public document as a precedent -------------------------------------------------------------
-@dataclass(frozen=True)
-class CaseProfile:
-    """Everything about one published case or agreement that does not depend on the query."""
+def profile_accepts(profile: CaseProfile, filters: Filters) -> bool:
+    """Whether a published case or agreement passes ``filters`` (the same test records get)."""
+    return matches(filters, kind=profile.kind, scheme=profile.scheme, city=profile.city, year=profile.year,
+                   field_text=f"{profile.field} {profile.title}")
 
-    doc_id: str
-    kind: str
-    title: str
-    partner: str
-    city: str
-    year: int | None
-    scheme: str
-    field: str
-    summary: str
-    city_provided: tuple[str, ...]
-    business_provided: tuple[str, ...]
-    first_section: str = ""
-    first_page: int | None = None
 
-    def accepts(self, filters: Filters) -> bool:
-        return matches(filters, kind=self.kind, scheme=self.scheme, city=self.city, year=self.year,
-                       field_text=f"{self.field} {self.title}")
-
-    def precedent(self, score: float, section: str | None = None, page: int | None = None) -> Precedent:
-        return Precedent(kind=self.kind, title=self.title, partner=self.partner, city=self.city, year=self.year,
-                         scheme=self.scheme, summary=self.summary, city_provided=self.city_provided,
-                         business_provided=self.business_provided, field=self.field, doc_id=self.doc_id,
-                         citation=citation(self.title, self.first_section if section is None else section,
-                                           self.first_page if section is None else page),
-                         score=score)
+def case_precedent(profile: CaseProfile, score: float, section: str | None = None,
+                   page: int | None = None) -> Precedent:
+    """A case as a result, cited at its best-matching chunk (``section``) or, listed, at its lead."""
+    return Precedent(kind=profile.kind, title=profile.title, partner=profile.partner, city=profile.city,
+                     year=profile.year, scheme=profile.scheme, summary=profile.summary,
+                     city_provided=profile.city_provided, business_provided=profile.business_provided,
+                     field=profile.field, doc_id=profile.doc_id,
+                     citation=citation(profile.title, profile.first_section if section is None else section,
+                                       profile.first_page if section is None else page),
+                     score=score)
 
 
 def citation(title: str, section: str, page: int | None) -> str:
@@ -123,94 +102,6 @@ def citation(title: str, section: str, page: int | None) -> str:
     parts = [p for p in section.split(SECTION_SEP) if p and fold(p).replace(" ", "") != same] if section else []
     label = title + (f" › {SECTION_SEP.join(parts)}" if parts else "")
     return label + (f", p. {page}" if page else "")
-
-
-_INLINE_HEADING = re.compile(r"^【([^【】]+)】$")
-
-
-def section_lines(chunks: Sequence[StoredChunk]) -> list[tuple[str, str]]:
-    """(section path, line) for every line of the document, in order.
-
-    Small neighbouring sections are merged into one chunk by the chunker, each keeping its heading
-    inline as a ``【sub > path】`` line; those headings are resolved back into section paths here.
-    """
-    out: list[tuple[str, str]] = []
-    for chunk in chunks:
-        section = chunk.section
-        for raw in chunk.text.splitlines():
-            line = raw.strip()
-            if not line:
-                continue
-            inline = _INLINE_HEADING.match(line)
-            if inline:
-                section = SECTION_SEP.join(p for p in (chunk.section, inline.group(1).strip()) if p)
-                continue
-            out.append((section, line))
-    return out
-
-
-def _item(line: str) -> str:
-    return re.sub(r"^\s*(?:[-*+・●]\s*)+", "", line).strip()
-
-
-def resources(lines: Sequence[tuple[str, str]]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Items of the case's 「提供リソース（市）」 and 「提供リソース（事業者）」 sections, in order."""
-    city: list[str] = []
-    business: list[str] = []
-    for section, line in lines:
-        last = section.split(SECTION_SEP)[-1] if section else ""
-        target = city if _CITY_RESOURCES.search(last) else business if _BUSINESS_RESOURCES.search(last) else None
-        if target is not None and _item(line):
-            target.append(_item(line))
-    return tuple(city), tuple(business)
-
-
-def one_line(text: str, limit: int = _SUMMARY_CHARS) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
-
-
-def summary_line(lines: Sequence[tuple[str, str]], title: str) -> str:
-    """The first descriptive sentence of the document (else its longest plain line), one line long."""
-    plain = [ln for section, ln in lines if not _NOT_SUMMARY.search(section) and len(ln) >= 15
-             and not ln.startswith(("-", "#", "|")) and fold(ln) != fold(title)]
-    for line in plain:
-        if "。" in line:
-            return one_line(line)
-    return one_line(max(plain, key=len)) if plain else ""
-
-
-def _year(value: object) -> int | None:
-    text = str(value or "")[:4]
-    return int(text) if text.isdigit() else None
-
-
-def profile_document(doc_id: str, chunks: Sequence[StoredChunk]) -> CaseProfile:
-    """Build a case's profile from its live chunks (in document order).
-
-    Cases carry ``year``; agreements are dated by ``published``.  An agreement's partner is every
-    signatory except the city itself.  The publication date of a *case collection* is not the year
-    of the case, so cases without ``year`` stay undated (and a year filter excludes them).
-    """
-    chunks = sorted(chunks, key=lambda c: c.meta.get("position", 0))
-    meta = chunks[0].meta if chunks else {}
-    doc_type = str(meta.get("doc_type", ""))
-    kind = "agreement" if doc_type == "agreement" else "case"
-    title = str(meta.get("title", doc_id))
-    city = str(meta.get("city", ""))
-    partner = str(meta.get("partner", ""))
-    if not partner and meta.get("issuers"):
-        partner = "、".join(p.strip() for p in str(meta["issuers"]).split(",") if p.strip() and p.strip() != city)
-    year = _year(meta.get("year")) or (_year(meta.get("published")) if kind == "agreement" else None)
-    scheme = parse_scheme(str(meta.get("scheme", ""))) or ("agreement" if kind == "agreement" else "")
-    lines = section_lines(chunks)
-    city_provided, business_provided = resources(lines)
-    body = [c for c in chunks if c.text.strip()]
-    lead = next((c for c in body if not _NOT_SUMMARY.search(c.section) and len(c.text) > 30), body[0] if body else None)
-    return CaseProfile(doc_id=doc_id, kind=kind, title=title, partner=partner, city=city, year=year, scheme=scheme,
-                       field=str(meta.get("field", "")), summary=summary_line(lines, title),
-                       city_provided=city_provided, business_provided=business_provided,
-                       first_section=lead.section if lead else "", first_page=lead.page if lead else None)
 
 
 def record_precedent(view: RecordView, score: float) -> Precedent:
@@ -257,21 +148,10 @@ class PrecedentSearch:
         self.settings = settings
         self.public = public or KnowledgeIndex(settings)
         self.internal = internal
-        self._profiles: dict[str, CaseProfile] = {}
-        self._profiles_of: int | None = None
-        self._lock = threading.Lock()
 
     def profiles(self) -> dict[str, CaseProfile]:
-        """Profiles of the live public cases and agreements (rebuilt when the index reloads)."""
-        with self._lock:
-            if self._profiles_of != id(self.public.chunks):
-                by_doc: dict[str, list[StoredChunk]] = {}
-                for chunk in self.public.chunks.values():
-                    if chunk.doc_type in PUBLIC_TYPES:
-                        by_doc.setdefault(chunk.doc_id, []).append(chunk)
-                self._profiles = {doc_id: profile_document(doc_id, chunks) for doc_id, chunks in by_doc.items()}
-                self._profiles_of = id(self.public.chunks)
-            return self._profiles
+        """Profiles of the live public cases and agreements, as ingest stored them in the manifest."""
+        return self.public.profiles
 
     def search(self, query: str, filters: Filters = NO_FILTERS, limit: int = 10, offset: int = 0,
                exclude_record_ids: Iterable[str] = ()) -> SearchPage:
@@ -288,11 +168,11 @@ class PrecedentSearch:
     def _public_profiles(self, filters: Filters) -> dict[str, CaseProfile]:
         if filters.internal_only:
             return {}
-        return {d: p for d, p in self.profiles().items() if p.accepts(filters)}
+        return {d: p for d, p in self.profiles().items() if profile_accepts(p, filters)}
 
     def _listing(self, filters: Filters, exclude: set[str]) -> list[Precedent]:
         """No search text: every match, newest first (filters alone are a question too)."""
-        out = [p.precedent(0.0) for p in self._public_profiles(filters).values()]
+        out = [case_precedent(p, 0.0) for p in self._public_profiles(filters).values()]
         if filters.kind in ("", "record"):
             records = self.internal.records()
             allowed = self.internal.allowed(filters, exclude)
@@ -308,8 +188,8 @@ class PrecedentSearch:
         lexical: dict[Any, float] = {}
         best_chunk: dict[str, tuple[float, StoredChunk]] = {}
         if profiles:
-            n = sum(1 for c in self.public.chunks.values() if c.doc_type in PUBLIC_TYPES)
-            for chunk, score in self.public.dense_by_vector(vector, n, where={"doc_type": {"$in": list(PUBLIC_TYPES)}}):
+            n = sum(1 for c in self.public.chunks.values() if c.doc_type in PROFILED_TYPES)
+            for chunk, score in self.public.dense_by_vector(vector, n, where={"doc_type": {"$in": list(PROFILED_TYPES)}}):
                 if chunk.doc_id in profiles:
                     dense[("doc", chunk.doc_id)] = max(score, dense.get(("doc", chunk.doc_id), -1.0))
                     if score > best_chunk.get(chunk.doc_id, (-2.0, chunk))[0]:
@@ -333,9 +213,8 @@ class PrecedentSearch:
             space, ident = key
             if space == "doc":
                 _s, chunk = best_chunk.get(ident, (0.0, None))
-                profile = profiles[ident]
-                out.append(profile.precedent(fused[key], chunk.section if chunk else None,
-                                             chunk.page if chunk else None))
+                out.append(case_precedent(profiles[ident], fused[key], chunk.section if chunk else None,
+                                          chunk.page if chunk else None))
             else:
                 out.append(record_precedent(records[ident], fused[key]))
         return out

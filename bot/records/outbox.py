@@ -17,7 +17,6 @@ one lease protocol and one retry policy without taking each other's rows.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,6 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from bot.background import Loop
 from bot.db import Database, utcnow
 from bot.records.models import OutboxMessage, as_utc
 
@@ -114,9 +114,7 @@ class OutboxWorker:
         self.max_delay_s = max_delay_s
         self.lease_s = lease_s
         self.batch = batch
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Loop(self._pass, "records-outbox")
 
     # --- queue operations ----------------------------------------------------------------------
 
@@ -177,7 +175,7 @@ class OutboxWorker:
             log.error("outbox paused: the database file is missing")
             return 0
         for job_id in self._due_ids(utcnow()):
-            if self._stop.is_set():
+            if self._loop.stopping:
                 break
             delivered += self._deliver(job_id)
         return delivered
@@ -232,36 +230,28 @@ class OutboxWorker:
 
     def kick(self) -> None:
         """Deliver now (called after a commit that queued something)."""
-        self._wake.set()
+        self._loop.kick()
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            wait = self.poll_s
-            try:
-                self.run_once()
-                due = self.next_due_in()
-                if due is not None:
-                    wait = min(wait, max(due, 0.05))
-            except Exception:  # noqa: BLE001 - a database hiccup must not kill the worker
-                log.exception("outbox pass failed; retrying in %.1fs", self.poll_s)
-            self._wake.wait(wait)
-            self._wake.clear()
+    def _pass(self) -> float:
+        """One background pass; the wait until the next is the poll interval or the next row's due time."""
+        wait = self.poll_s
+        try:
+            self.run_once()
+            due = self.next_due_in()
+            if due is not None:
+                wait = min(wait, max(due, 0.05))
+        except Exception:  # noqa: BLE001 - a database hiccup must not kill the worker
+            log.exception("outbox pass failed; retrying in %.1fs", self.poll_s)
+        return wait
 
     def start(self, name: str = "records-outbox") -> OutboxWorker:
         """Start the background thread; its first pass delivers whatever a previous run left."""
-        if self._thread is None or not self._thread.is_alive():
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
-            self._thread.start()
+        self._loop.start(name)
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._loop.stop(timeout)
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._loop.running

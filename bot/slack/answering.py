@@ -25,6 +25,7 @@ from typing import Any
 from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.background import Loop
 from bot.db import utcnow
 from bot.engine.answer import Answer
 from bot.records.outbox import OutboxWorker, enqueue
@@ -84,9 +85,7 @@ class AnswerService:
         }, **options)
         self._inflight: set[int] = set()
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._recovery = Loop(self._sweep_pass, "answers-recovery")
         self._last_prune = 0.0
 
     # --- intake ---------------------------------------------------------------------------------
@@ -135,7 +134,7 @@ class AnswerService:
             else:
                 questions.release(self.ctx.db, q.id, retry_in_s=RETRY_AFTER_ENGINE_ERROR_S * q.attempts,
                                   error=type(exc).__name__)
-                self._wake.set()
+                self.kick()
             return
         self._settle(q, self._answer(q, answer), started, context=len(history))
 
@@ -224,16 +223,18 @@ class AnswerService:
             log.info(kv("questions_recovering", count=handed))
         return handed
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                if self.ctx.db.storage_present():
-                    self.sweep_once()
-                    self._maybe_prune()
-            except Exception as exc:  # noqa: BLE001 - a database hiccup must not end recovery
-                log.warning(kv("question_sweep_failed", error=type(exc).__name__))
-            self._wake.wait(self.sweep_s)
-            self._wake.clear()
+    def kick(self) -> None:
+        """Sweep now instead of after ``sweep_s`` (a question was released for another try)."""
+        self._recovery.kick()
+
+    def _sweep_pass(self) -> float:
+        try:
+            if self.ctx.db.storage_present():
+                self.sweep_once()
+                self._maybe_prune()
+        except Exception as exc:  # noqa: BLE001 - a database hiccup must not end recovery
+            log.warning(kv("question_sweep_failed", error=type(exc).__name__))
+        return self.sweep_s
 
     def _maybe_prune(self) -> None:
         now = time.monotonic()
@@ -244,16 +245,9 @@ class AnswerService:
     def start(self) -> AnswerService:
         """Deliver what a previous run left in the outbox and answer what it left unanswered."""
         self.worker.start("answers-outbox")
-        if self._thread is None or not self._thread.is_alive():
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._loop, name="answers-recovery", daemon=True)
-            self._thread.start()
+        self._recovery.start()
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._recovery.stop(timeout)
         self.worker.stop(timeout)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import select
 
+from bot.background import Loop
 from bot.db import utcnow
 from bot.knowledge_loop.log import QuestionLog
 from bot.knowledge_loop.report import figures, to_text
@@ -72,8 +72,7 @@ class Maintenance:
         self.schedule = parse_schedule(self.settings.digest_schedule)
         self.interval_s = interval_s
         self._last_purge: datetime | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Loop(self._pass, "knowledge-loop")
 
     def purge(self, now: datetime | None = None) -> int:
         now = now or utcnow()
@@ -114,20 +113,13 @@ class Maintenance:
         except Exception as exc:  # noqa: BLE001 - a database hiccup must not end the thread
             log.warning("knowledge_loop: maintenance pass failed (%s)", type(exc).__name__)
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self.run_once()
-            self._stop.wait(self.interval_s)
+    def _pass(self) -> float:
+        self.run_once()
+        return self.interval_s
 
     def start(self) -> Maintenance:
-        if self._thread is None or not self._thread.is_alive():
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._loop, name="knowledge-loop", daemon=True)
-            self._thread.start()
+        self._loop.start()
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._loop.stop(timeout)
