@@ -66,9 +66,10 @@ class DocRecord:
         meta = {"doc_id": self.doc_id, "title": self.title, "doc_type": self.doc_type,
                 "file_hash": self.file_hash, "chunk_ids": json.dumps(list(self.chunk_ids)),
                 "n_chunks": len(self.chunk_ids), "ingested_at": self.ingested_at,
-                "source_path": self.source_path}
-        if self.profile is not None:
-            meta["profile"] = self.profile.to_json()
+                "source_path": self.source_path,
+                # Always written, "" for none: Chroma's upsert merges metadata, so an absent key
+                # would keep the profile of a document that is no longer a case.
+                "profile": self.profile.to_json() if self.profile is not None else ""}
         return meta
 
     @classmethod

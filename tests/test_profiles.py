@@ -84,8 +84,11 @@ def test_a_store_from_before_profiles_is_served_and_the_next_ingest_stores_them_
     store = ChunkStore(cfg)
     case_id = FUKUOKA.rsplit(".", 1)[0]
     stored = store.documents()[case_id]
-    # What an older version wrote: no profile, and a file hash of another pipeline version.
-    store.commit_documents([dataclasses.replace(stored, profile=None, file_hash="v8-hash")])
+    # What an older version wrote: no profile key, and a file hash of another pipeline version.
+    old = dataclasses.replace(stored, file_hash="v8-hash").to_metadata()
+    del old["profile"]
+    store.forget_document(case_id)
+    store.manifest.add(ids=[case_id], embeddings=[[1.0]], metadatas=[old])
     assert store.documents()[case_id].profile is None
 
     with caplog.at_level(logging.WARNING, logger="ingest.index"):
@@ -95,4 +98,13 @@ def test_a_store_from_before_profiles_is_served_and_the_next_ingest_stores_them_
     again = ingest(cfg, progress=False)
     assert again.updated == [case_id] and again.chunks_written == 0
     assert store.documents()[case_id].profile == stored.profile
+
+
+def test_a_document_that_stops_being_a_case_loses_its_profile(cfg: Settings) -> None:
+    assert ingest(cfg, progress=False).ok
+    case = cfg.knowledge_dir / FUKUOKA
+    case.write_text(case.read_text("utf-8").replace("doc_type: case_study", "doc_type: guideline", 1), "utf-8")
+    assert ingest(cfg, progress=False).updated == [FUKUOKA.rsplit(".", 1)[0]]
+    assert ChunkStore(cfg).documents()[FUKUOKA.rsplit(".", 1)[0]].profile is None
+    assert KnowledgeIndex(cfg).profiles == {}
 
