@@ -157,7 +157,7 @@ def main() -> None:
 
     searcher = space.searcher
     for q in QUERIES[:5]:
-        space.search(q, limit=5)  # warm-up: model, BM25 build, profiles
+        space.search(q, limit=5)  # warm-up: model, BM25 build (case profiles come with the manifest)
     latencies: list[float] = []
     per_query: dict[str, list[float]] = {}
     for _ in range(args.rounds):
