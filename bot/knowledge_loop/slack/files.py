@@ -28,7 +28,8 @@ from bot.knowledge_loop.desk_answers import FILES_PREFIX
 from bot.knowledge_loop.models import LoopAudit
 from bot.knowledge_loop.slack import common
 from bot.knowledge_loop.slack.texts import s
-from bot.slack.escape import escape
+from bot.slack import kit
+from bot.slack.kit import escape
 from bot.slack.web import call_api, tell_user
 from ingest.chunking import CHUNK_FORMAT, chunk_document
 from ingest.loaders import SUPPORTED, LoadedDocument, LoadError, load
@@ -131,21 +132,14 @@ def preview(settings: Any, store: ChunkStore, path: Path, file_id: str, name: st
 
 
 def preview_modal(p: Preview, meta: str) -> dict[str, Any]:
-    from bot.knowledge_loop.slack.publish import plain
-
     pages = str(p.pages) if p.pages else "—"
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": s(
-        "file_preview", title=escape(p.title), fmt=p.fmt, pages=pages, chunks=p.chunks)}}]
-    view: dict[str, Any] = {"type": "modal", "callback_id": MODAL, "title": plain(s("file_title"), 24),
-                            "close": plain(s("cancel")), "private_metadata": meta, "blocks": blocks}
+    head = kit.section(s("file_preview", title=escape(p.title), fmt=p.fmt, pages=pages, chunks=p.chunks))
     if p.problems:
-        blocks.append({"type": "section", "block_id": "problems", "text": {"type": "mrkdwn", "text": s(
-            "file_problems") + "\n" + "\n".join(f"• {escape(x)}" for x in p.problems)}})
-        view["close"] = plain(s("close"))
-    else:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": s("file_intro")}]})
-        view["submit"] = plain(s("file_add"))
-    return view
+        problems = kit.section(s("file_problems") + "\n" + "\n".join(f"• {escape(x)}" for x in p.problems),
+                               block_id="problems")
+        return kit.modal(MODAL, s("file_title"), [head, problems], close=s("close"), metadata=meta)
+    return kit.modal(MODAL, s("file_title"), [head, kit.context(s("file_intro"))], close=s("cancel"),
+                     submit=s("file_add"), metadata=meta)
 
 
 def _audit(ctx: Any, actor: str, action: str, target: str, note: str) -> None:

@@ -23,7 +23,8 @@ from bot.knowledge_loop.models import QuestionLogEntry
 from bot.knowledge_loop.slack import common
 from bot.knowledge_loop.slack.texts import b, s
 from bot.records.outbox import OutboxWorker
-from bot.slack.escape import escape
+from bot.slack import kit
+from bot.slack.kit import escape
 from bot.slack.models import ConversationTurn, Handoff
 from bot.slack.web import call_api, tell_user
 
@@ -37,30 +38,21 @@ INFO = "loop_info"
 INPUT = "value"
 
 
-def plain(text: str, limit: int = 75) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text[:limit], "emoji": True}
-
-
 def info_view(title: str, text: str) -> dict[str, Any]:
-    return {"type": "modal", "callback_id": INFO, "title": plain(title, 24), "close": plain(s("close")),
-            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}}]}
+    return kit.modal(INFO, title, [kit.section(text)], close=s("close"))
 
 
 def publish_modal(question: str, answer: str, meta: str) -> dict[str, Any]:
     """The modal staff approve from: both texts editable, nothing else from the conversation shown."""
     def field(block_id: str, label: str, hint: str, value: str, limit: int) -> dict[str, Any]:
-        element: dict[str, Any] = {"type": "plain_text_input", "action_id": INPUT, "multiline": True,
-                                   "max_length": limit}
-        if value:
-            element["initial_value"] = value[:limit]
-        return {"type": "input", "block_id": block_id, "label": plain(label), "hint": plain(hint, 150),
-                "element": element}
+        element = kit.text_input(INPUT, initial=value, multiline=True, max_length=limit)
+        return kit.input_block(block_id, label, element, hint=hint)
 
-    return {"type": "modal", "callback_id": MODAL, "title": plain(s("publish_title"), 24),
-            "submit": plain(s("publish_submit")), "close": plain(s("cancel")), "private_metadata": meta,
-            "blocks": [{"type": "context", "elements": [{"type": "mrkdwn", "text": s("publish_intro")}]},
-                       field("question", s("question_label"), s("question_hint"), question, MAX_QUESTION),
-                       field("answer", s("answer_label"), s("answer_hint"), answer, MAX_ANSWER)]}
+    return kit.modal(MODAL, s("publish_title"), [
+        kit.context(s("publish_intro")),
+        field("question", s("question_label"), s("question_hint"), question, MAX_QUESTION),
+        field("answer", s("answer_label"), s("answer_hint"), answer, MAX_ANSWER)],
+        close=s("cancel"), submit=s("publish_submit"), metadata=meta)
 
 
 def _glossary(ctx: Any) -> Any:
