@@ -15,6 +15,7 @@ from bot.precedents.filters import SCHEMES, Filters, fold, parse_status
 from bot.precedents.search import Precedent, SearchPage
 from bot.slack import kit
 from bot.slack.kit import BUTTON_VALUE_LIMIT, SECTION_LIMIT, Block, button, context, escape, section, truncate
+from bot.slack.texts import t
 
 ACTION_PAGE = "precedents_page"
 ACTION_FILTER = "precedents_filter"
@@ -31,9 +32,7 @@ STATUS_LABELS = {
     "info_requested": "追加情報を依頼",
 }
 
-REFUSAL = ("申し訳ありません。前例検索は公民連携デスクの職員専用の機能のため、ご利用いただけません。"
-           "制度や手続きについてのご質問は `/ppp 質問` でお尋ねください。\n"
-           "(Sorry, precedent search is for the desk's staff only. Please ask questions with `/ppp`.)")
+REFUSAL = t("ja", "staff_only_precedents")
 FAILED = ("申し訳ありません。前例の検索中にエラーが発生しました。しばらくしてからもう一度お試しください。"
           "続く場合は管理者にお知らせください。")
 HELP = ("前例検索の使い方です。`/ppp-precedents 実証実験 AI year:2023 city:青森市` のように、キーワードと"

@@ -75,13 +75,13 @@ def refresh_home(ctx: Any, client: WebClient, user: str) -> None:
         ctx.refresh_home(client, user)
         return
     qlog = QuestionLog(ctx.db, ctx.settings.question_retention_days)
-    blocks = staff_blocks(ctx, qlog) if common.is_staff(ctx, user, client) else []
+    blocks = staff_blocks(ctx, qlog) if ctx.staff.is_staff(user, client) else []
     call_api(client, "views.publish", user_id=user, view=kit.home(blocks))
 
 
 def register(app: App, ctx: Any, qlog: QuestionLog) -> None:
     def home_sections(user: str, client: WebClient | None = None, **_: Any) -> list[dict[str, Any]]:
-        if not common.is_staff(ctx, user, client):  # checked here again, whatever the caller decided
+        if not ctx.staff.is_staff(user, client):  # checked here again, whatever the caller decided
             return []
         try:
             return staff_blocks(ctx, qlog)
