@@ -8,7 +8,7 @@ records is escaped so a record title cannot mention ``@channel`` or forge a link
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from bot.precedents.filters import SCHEMES, Filters, fold, parse_status
@@ -47,12 +47,25 @@ def status_label(status: str) -> str:
     return STATUS_LABELS.get(status, status)
 
 
-def _facts(p: Precedent) -> str:
+def _facts(p: Precedent) -> list[str]:
+    """Kind, partner, city, year, scheme, status: the same facts in Slack and in the CLI."""
     parts = [KIND_LABELS.get(p.kind, p.kind)]
     parts += [x for x in (p.partner, p.city, f"{p.year}年" if p.year else "", scheme_label(p.scheme)) if x]
     if p.status:
         parts.append(f"状態: {status_label(p.status)}")
-    return "｜".join(escape(x) for x in parts)
+    return parts
+
+
+def _details(p: Precedent, join: Callable[[Sequence[str]], str]) -> list[str]:
+    """Summary and resources as plain lines (Slack escapes them, the CLI indents them)."""
+    lines = [p.summary] if p.summary else []
+    if p.city_provided:
+        lines.append(f"市の提供: {join(p.city_provided)}")
+    if p.business_provided:
+        lines.append(f"事業者の提供: {join(p.business_provided)}")
+    if p.asks:
+        lines.append(f"市への依頼: {p.asks}")
+    return lines
 
 
 def _joined(items: Sequence[str]) -> str:
@@ -65,15 +78,8 @@ def result_text(n: int, p: Precedent) -> str:
     title = escape(p.title)
     if p.link.startswith(("https://", "http://")):
         title = f"<{escape(p.link)}|{title}>"
-    lines = [f"*{n}. {title}*", _facts(p)]
-    if p.summary:
-        lines.append(escape(p.summary))
-    if p.city_provided:
-        lines.append(f"市の提供: {escape(_joined(p.city_provided))}")
-    if p.business_provided:
-        lines.append(f"事業者の提供: {escape(_joined(p.business_provided))}")
-    if p.asks:
-        lines.append(f"市への依頼: {escape(p.asks)}")
+    lines = [f"*{n}. {title}*", "｜".join(escape(x) for x in _facts(p))]
+    lines += [escape(x) for x in _details(p, _joined)]
     lines.append(f"_{escape(p.citation)}_")
     return truncate("\n".join(lines), SECTION_LIMIT)
 
@@ -185,19 +191,10 @@ def text_lines(page: SearchPage) -> list[str]:
     """Human-readable listing for ``ppp-desk precedents``."""
     lines = [header_text(page).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")]
     for i, p in enumerate(page.items, start=page.offset + 1):
-        facts = "｜".join(x for x in (KIND_LABELS.get(p.kind, p.kind).lstrip("🔒"), p.partner, p.city,
-                                      f"{p.year}年" if p.year else "", scheme_label(p.scheme),
-                                      f"状態: {status_label(p.status)}" if p.status else "") if x)
+        facts = "｜".join(x for x in _facts(p) if x).lstrip("🔒")
         lines.append(f"{i}. {p.title}  [{p.score:.3f}]")
         lines.append(f"   {facts}")
-        if p.summary:
-            lines.append(f"   {p.summary}")
-        if p.city_provided:
-            lines.append(f"   市の提供: {'、'.join(p.city_provided)}")
-        if p.business_provided:
-            lines.append(f"   事業者の提供: {'、'.join(p.business_provided)}")
-        if p.asks:
-            lines.append(f"   市への依頼: {p.asks}")
+        lines += [f"   {x}" for x in _details(p, "、".join)]
         lines.append(f"   出典: {p.citation}" + (f"  {p.link}" if p.link else ""))
     if page.has_more:
         lines.append("（さらに結果があります。--limit で件数を増やせます）")
