@@ -332,17 +332,3 @@ class Engine:
             answer = self._llm.rewrite(answer, hits) or answer
         answer.latency_ms = (time.perf_counter() - start) * 1000
         return answer
-
-
-_ENGINES: dict[tuple, Engine] = {}
-_LOCK = threading.Lock()
-
-
-def get_engine(settings: Settings) -> Engine:
-    """Process-wide engine (loading the index and the model once)."""
-    key = (str(settings.data_dir), settings.collection, settings.embeddings, settings.llm_model,
-           str(settings.knowledge_dir), settings.chroma_host)
-    with _LOCK:
-        if key not in _ENGINES:
-            _ENGINES[key] = Engine(settings)
-        return _ENGINES[key]
