@@ -1,5 +1,5 @@
-"""What every part of the knowledge loop's Slack surface shares: staff checks, sealed modal metadata,
-the shared store, engine reloads, and the notices outbox.
+"""What every part of the knowledge loop's Slack surface shares: sealed modal metadata, the shared
+store, engine reloads, and the notices outbox (staff checks: ``bot.slack.staff.staff_only``).
 
 Only ``settings``, ``db``, ``engine``, ``city``, ``staff`` and ``client`` of the app context are used,
 so the feature keeps working when the context object is reshaped around it.
@@ -21,20 +21,6 @@ from ingest.store import ChunkStore
 log = logging.getLogger("bot.knowledge_loop.slack")
 
 KIND_NOTICE = "loop_notice"  # a chat.postMessage the loop must not lose (business told, weekly digest)
-
-
-def user_of(body: dict[str, Any]) -> str:
-    return str((body.get("user") or {}).get("id") or body.get("user_id") or "")
-
-
-def channel_of(body: dict[str, Any]) -> str:
-    container = body.get("container") or {}
-    return str((body.get("channel") or {}).get("id") or container.get("channel_id") or body.get("channel_id") or "")
-
-
-def is_staff(ctx: Any, user: str, client: WebClient | None = None) -> bool:
-    """Server-side staff check for every click, shortcut and submission (never trust the UI)."""
-    return bool(user) and bool(ctx.staff.is_staff(user, client))
 
 
 def _key(ctx: Any) -> str:

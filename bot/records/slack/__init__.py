@@ -42,7 +42,7 @@ def register(app: App, services: Services, *, worker_options: dict[str, Any] | N
     services.refresh_home = lambda client, user: home.publish_home(rt, client, user)
     rt.home_sections = lambda user, client: services.home_sections(user, client) if services.home_sections else []
     drafts.register(app, rt)
-    desk.register(app, rt)
+    desk.register(app, rt, services.staff)
     home.register(app, rt)
 
     @app.view(rb.INFO_CALLBACK)
