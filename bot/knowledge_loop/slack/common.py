@@ -14,13 +14,23 @@ from typing import Any
 from slack_sdk import WebClient
 from sqlalchemy.exc import IntegrityError
 
+from bot.knowledge_loop.slack.texts import s
 from bot.records.outbox import OutboxJob, OutboxWorker, enqueue
+from bot.slack import kit
 from bot.slack.sealed import seal, unseal
 from ingest.store import ChunkStore
 
 log = logging.getLogger("bot.knowledge_loop.slack")
 
 KIND_NOTICE = "loop_notice"  # a chat.postMessage the loop must not lose (business told, weekly digest)
+
+
+INFO = "loop_info"  # the callback of our one-message modals (loading, done, failed)
+
+
+def info_view(title: str, text: str) -> dict[str, Any]:
+    """A modal that only says something (a step of a longer flow, or its outcome)."""
+    return kit.modal(INFO, title, [kit.section(text)], close=s("close"))
 
 
 def _key(ctx: Any) -> str:

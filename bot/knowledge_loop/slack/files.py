@@ -151,7 +151,6 @@ def _audit(ctx: Any, actor: str, action: str, target: str, note: str) -> None:
 
 
 def register(app: App, ctx: Any) -> None:
-    from bot.knowledge_loop.slack.publish import info_view
 
     store = common.public_store(ctx)
     staff = [staff_only(ctx.staff, t("ja", "staff_only"))]
@@ -174,7 +173,7 @@ def register(app: App, ctx: Any) -> None:
             tell_user(client, body, s("file_none"))
             return
         opened = call_api(client, "views.open", trigger_id=body.get("trigger_id"),
-                            view=info_view(s("file_title"), s("file_loading")))
+                            view=common.info_view(s("file_title"), s("file_loading")))
         view_id = ((opened or {}).get("view") or {}).get("id")
         file_id = str(files[0]["id"])
         info = (call_api(client, "files.info", file=file_id) or {}).get("file") or {}
@@ -188,7 +187,7 @@ def register(app: App, ctx: Any) -> None:
             log.warning("knowledge_loop: file download failed (%s)", type(exc).__name__)
             if view_id:
                 call_api(client, "views.update", view_id=view_id,
-                           view=info_view(s("file_title"), s("file_download_failed", reason=reason)))
+                           view=common.info_view(s("file_title"), s("file_download_failed", reason=reason)))
             return
         p = preview(ctx.settings, store, path, file_id, name)
         if p.problems:
@@ -198,7 +197,7 @@ def register(app: App, ctx: Any) -> None:
             call_api(client, "views.update", view_id=view_id, view=preview_modal(p, meta))
 
     def check_add(ack: Ack) -> None:
-        ack(response_action="update", view=info_view(s("file_title"), s("file_adding")))
+        ack(response_action="update", view=common.info_view(s("file_title"), s("file_adding")))
 
     def add(body: dict, view: dict, client: WebClient) -> None:
         user = user_of(body)
@@ -208,19 +207,19 @@ def register(app: App, ctx: Any) -> None:
         if p is None or p.problems or p.loaded is None:
             reason = "; ".join(p.problems) if p else "metadata"
             call_api(client, "views.update", view_id=view.get("id"),
-                       view=info_view(s("file_title"), s("file_add_failed", reason=escape(reason))))
+                       view=common.info_view(s("file_title"), s("file_add_failed", reason=escape(reason))))
             return
         try:
             record = put_document(ctx.settings, store, p.loaded, f"slack:{file_id}")
         except Exception as exc:  # noqa: BLE001 - the staff member must hear back
             log.exception("knowledge_loop: document not added (%s)", type(exc).__name__)
             call_api(client, "views.update", view_id=view.get("id"),
-                       view=info_view(s("file_title"), s("file_add_failed", reason=type(exc).__name__)))
+                       view=common.info_view(s("file_title"), s("file_add_failed", reason=type(exc).__name__)))
             return
         _audit(ctx, user, "add_document", record.doc_id, record.title)
         common.reload_engine(ctx)
         log.info("knowledge_loop: document %s added (%s chunks)", record.doc_id, len(record.chunk_ids))
-        call_api(client, "views.update", view_id=view.get("id"), view=info_view(
+        call_api(client, "views.update", view_id=view.get("id"), view=common.info_view(
             s("file_title"), s("file_added", title=escape(record.title), chunks=len(record.chunk_ids))))
 
     app.view(MODAL, middleware=[staff_only(ctx.staff, t("ja", "staff_only"), field="problems")])(
@@ -230,8 +229,6 @@ def register(app: App, ctx: Any) -> None:
         ack()
 
     def remove(body: dict, client: WebClient) -> None:
-        from bot.knowledge_loop.slack.home import refresh_home
-
         user = user_of(body)
         doc_id = str(action_of(body).get("value") or "")
         record = store.documents().get(doc_id) if doc_id.startswith(FILES_PREFIX) else None
@@ -242,6 +239,6 @@ def register(app: App, ctx: Any) -> None:
                 shutil.rmtree(files_dir(ctx.settings) / file_id, ignore_errors=True)
             common.reload_engine(ctx)
             log.info("knowledge_loop: document %s removed", doc_id)
-        refresh_home(ctx, client, user)
+        ctx.refresh_home(client, user)
 
     app.action(ACTION_REMOVE, middleware=staff)(ack=ack_only, lazy=[remove])

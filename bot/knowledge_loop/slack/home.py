@@ -69,16 +69,6 @@ def staff_blocks(ctx: Any, qlog: QuestionLog) -> list[dict[str, Any]]:
     return blocks
 
 
-def refresh_home(ctx: Any, client: WebClient, user: str) -> None:
-    """Re-render App Home after a change: through the records feature's view when it is there."""
-    if ctx.refresh_home is not None:
-        ctx.refresh_home(client, user)
-        return
-    qlog = QuestionLog(ctx.db, ctx.settings.question_retention_days)
-    blocks = staff_blocks(ctx, qlog) if ctx.staff.is_staff(user, client) else []
-    call_api(client, "views.publish", user_id=user, view=kit.home(blocks))
-
-
 def register(app: App, ctx: Any, qlog: QuestionLog) -> None:
     def home_sections(user: str, client: WebClient | None = None, **_: Any) -> list[dict[str, Any]]:
         if not ctx.staff.is_staff(user, client):  # checked here again, whatever the caller decided
@@ -90,9 +80,14 @@ def register(app: App, ctx: Any, qlog: QuestionLog) -> None:
             return []
 
     ctx.home_sections = home_sections
+    if ctx.refresh_home is None:  # no records feature: App Home is ours alone
+        def publish_alone(client: WebClient, user: str) -> None:
+            call_api(client, "views.publish", user_id=user, view=kit.home(home_sections(user, client)[:100]))
+
+        ctx.refresh_home = publish_alone
 
     # Reached only when no other feature renders App Home (Bolt runs the first matching listener).
     @app.event("app_home_opened")
     def home_opened(event: dict, client: WebClient) -> None:
         if event.get("tab", "home") == "home" and event.get("user"):
-            refresh_home(ctx, client, event["user"])
+            ctx.refresh_home(client, event["user"])

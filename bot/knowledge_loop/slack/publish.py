@@ -37,12 +37,7 @@ SHORTCUT = "publish_desk_answer"
 MODAL = "loop_publish_answer"
 ACTION_GAP = "loop_answer_gap"
 ACTION_WITHDRAW = "loop_withdraw_answer"
-INFO = "loop_info"
 INPUT = "value"
-
-
-def info_view(title: str, text: str) -> dict[str, Any]:
-    return kit.modal(INFO, title, [kit.section(text)], close=s("close"))
 
 
 def publish_modal(question: str, answer: str, meta: str) -> dict[str, Any]:
@@ -113,7 +108,7 @@ def open_modal(ctx: Any, client: WebClient, trigger_id: str, user: str, question
         call_api(client, "views.open", trigger_id=trigger_id,
                    view=publish_modal(generalize(question, _glossary(ctx)), answer, sealed))
         return
-    opened = call_api(client, "views.open", trigger_id=trigger_id, view=info_view(s("publish_title"), s("publishing")))
+    opened = call_api(client, "views.open", trigger_id=trigger_id, view=common.info_view(s("publish_title"), s("publishing")))
     view_id = ((opened or {}).get("view") or {}).get("id")
     if view_id:
         call_api(client, "views.update", view_id=view_id,
@@ -164,7 +159,7 @@ def register(app: App, ctx: Any, worker: OutboxWorker) -> None:
             turn_ref = entry.turn_ref if entry is not None else None
         if not question:
             call_api(client, "views.open", trigger_id=body.get("trigger_id"),
-                       view=info_view(s("publish_title"), s("gap_missing")))
+                       view=common.info_view(s("publish_title"), s("gap_missing")))
             return
         with ctx.db.session() as session:
             hid = session.scalar(select(Handoff.id).join(ConversationTurn, ConversationTurn.id == Handoff.turn_id)
@@ -183,7 +178,7 @@ def register(app: App, ctx: Any, worker: OutboxWorker) -> None:
         if errors:
             ack(response_action="errors", errors=errors)
             return
-        ack(response_action="update", view=info_view(s("publish_title"), s("publishing")))
+        ack(response_action="update", view=common.info_view(s("publish_title"), s("publishing")))
 
     def approve(body: dict, view: dict, client: WebClient) -> None:
         user = user_of(body)
@@ -196,12 +191,12 @@ def register(app: App, ctx: Any, worker: OutboxWorker) -> None:
             published = answers.approve(question, answer, user, turn_ref=turn.ref if turn is not None else None)
         except DeskAnswerError as exc:
             call_api(client, "views.update", view_id=view.get("id"),
-                       view=info_view(s("publish_title"), s("publish_failed", reason=str(exc))))
+                       view=common.info_view(s("publish_title"), s("publish_failed", reason=str(exc))))
             return
         except Exception as exc:  # noqa: BLE001 - the staff member must hear back
             log.exception("knowledge_loop: approval failed (%s)", type(exc).__name__)
             call_api(client, "views.update", view_id=view.get("id"),
-                       view=info_view(s("publish_title"), s("publish_failed", reason=type(exc).__name__)))
+                       view=common.info_view(s("publish_title"), s("publish_failed", reason=type(exc).__name__)))
             return
         common.reload_engine(ctx)
         log.info("knowledge_loop: %s approved", published.answer_id)
@@ -215,16 +210,14 @@ def register(app: App, ctx: Any, worker: OutboxWorker) -> None:
                 args["thread_ts"] = turn.thread_ts
             common.queue_notice(ctx.db, worker, f"loop-told:{published.answer_id}", args)
             text += "\n\n" + s("published_told")
-        call_api(client, "views.update", view_id=view.get("id"), view=info_view(s("publish_title"), text))
+        call_api(client, "views.update", view_id=view.get("id"), view=common.info_view(s("publish_title"), text))
 
     app.view(MODAL, middleware=[staff_only(ctx.staff, t("ja", "staff_only"), field="answer")])(
         ack=check_submission, lazy=[approve])
-    app.view(INFO)(ack_only)
+    app.view(common.INFO)(ack_only)
 
     # --- withdrawal from App Home ------------------------------------------------------------------
     def withdraw(body: dict, client: WebClient) -> None:
-        from bot.knowledge_loop.slack.home import refresh_home
-
         user = user_of(body)
         answer_id = str(action_of(body).get("value") or "")
         try:
@@ -234,6 +227,6 @@ def register(app: App, ctx: Any, worker: OutboxWorker) -> None:
         else:
             common.reload_engine(ctx)
             log.info("knowledge_loop: %s withdrawn", answer_id)
-        refresh_home(ctx, client, user)
+        ctx.refresh_home(client, user)
 
     app.action(ACTION_WITHDRAW, middleware=staff)(ack=ack_only, lazy=[withdraw])
