@@ -26,7 +26,7 @@ from pathlib import Path
 
 from bot.cli.answers import DEFAULT_EVAL_SET
 from bot.config import get_settings
-from bot.engine import Turn, get_engine
+from bot.engine import Engine, Turn
 from bot.engine.evaluation import evidence_rank, load_set, run
 from bot.engine.retrieve import RetrievalParams
 
@@ -90,7 +90,7 @@ def main() -> None:
     parser.add_argument("--set", dest="sets", action="append", help="JSONL file (repeatable)")
     parser.add_argument("--rounds", type=int, default=3, help="passes over the questions for latency")
     args = parser.parse_args()
-    engine = get_engine(get_settings())
+    engine = Engine(get_settings())
     engine.answer("ウォームアップ")
     print(f"chunks: {len(engine.index)}, sentence units: {len(engine.index.units)}, rounds: {args.rounds}")
     for path in [Path(p) for p in args.sets] if args.sets else DEFAULT_SETS:

@@ -37,9 +37,9 @@ def kb_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="session")
 def engine(kb_settings: Settings):
-    from bot.engine import get_engine
+    from bot.engine import Engine
 
-    return get_engine(kb_settings)
+    return Engine(kb_settings)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 ``python tests/ops_seed.py`` with the usual environment (``PPP_DATA_DIR``, ``DATABASE_URL``, …):
 submits two proposals through the real :class:`RecordService` (numbers, audit rows, outbox jobs),
 moves one through two statuses, keeps a third as a draft, and indexes them as internal precedents
-through the real ``record_saved`` listener.  Prints the record ids as JSON.  A separate process,
+through the real ``record_saved`` listener (``PrecedentSpace``).  Prints the record ids as JSON.  A separate process,
 so the tests' own process never holds the stores that a restore replaces.
 """
 
@@ -25,9 +25,8 @@ BASE = {"org_type": "corporation", "contact_name": "山田 花子", "email": "ha
 
 def seed() -> dict[str, str]:
     settings = get_settings()
-    # The records feature tells the precedent space about every saved record, as the app does.
-    svc = RecordService(open_current(settings), settings, city=load_city(settings.knowledge_dir),
-                        listeners=[PrecedentSpace(settings)])
+    space = PrecedentSpace(settings)
+    svc = RecordService(open_current(settings), settings, city=load_city(settings.knowledge_dir), listeners=[space])
     a = svc.save(ProposalFields.from_dict({**BASE, "org_name": "株式会社青森テック", "title": "雪道の自動運転バス実証",
                                            "summary": "冬季の駅前で自動運転バスを走らせる実証実験"}),
                  proposer="U1", submit=True).record.record_id

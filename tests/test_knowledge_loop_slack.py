@@ -146,10 +146,11 @@ def view_text(call: Call) -> str:
 
 def hand_off(app: RunningApp, answer: Call, event: dict, channel: str = DM1) -> str:
     """Press 「担当者に相談する」; returns the ts of the desk-channel post."""
+    posted = len([m for m in app.stub.messages if m["channel"] == DESK_CHANNEL])
     app.sender.interactive(press(answer.blocks, "handoff", channel=channel, thread_ts=event["ts"]))
-    app.stub.wait_for("chat.postMessage", where=lambda c: c.params.get("channel") == DESK_CHANNEL)
+    app.stub.wait_for("chat.postMessage", count=posted + 1, where=lambda c: c.params.get("channel") == DESK_CHANNEL)
     app.wait_idle()
-    return next(m["ts"] for m in app.stub.messages if m["channel"] == DESK_CHANNEL)
+    return [m["ts"] for m in app.stub.messages if m["channel"] == DESK_CHANNEL][-1]
 
 
 def outside_desk(stub: SlackStub) -> str:

@@ -46,11 +46,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def _engine(settings: Settings):
     """The engine, or a clear message when the knowledge base is missing or unusable."""
-    from bot.engine import get_engine
+    from bot.engine import Engine
     from ingest.store import EmbeddingModelMismatch
 
     try:
-        engine = get_engine(settings)
+        engine = Engine(settings)
     except EmbeddingModelMismatch as exc:
         print(f"ppp-desk: {exc}", file=sys.stderr)
         return None

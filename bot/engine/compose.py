@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from bot.city import CityProfile
 from bot.engine.answer import Source
-from bot.engine.evidence import Candidate
+from bot.engine.evidence import DESK_ANSWER_TYPE, Candidate
 from bot.engine.glossary import AnswerType, Glossary
 from bot.engine.retrieve import Hit
 from ingest.lexical import tokenize
@@ -51,7 +51,7 @@ def label(c: Candidate) -> str:
     heading = c.unit.heading or _leaf(chunk.section)
     if heading.startswith(title):
         heading = heading[len(title):].lstrip(" >")
-    if chunk.doc_type == "desk_answer":  # cited as 「公民連携デスク回答（… 承認）」
+    if chunk.doc_type == DESK_ANSWER_TYPE:  # cited as 「公民連携デスク回答（… 承認）」
         return f"{title}："
     parts = [title] if chunk.doc_type == "case_study" else []
     parts.append(heading)

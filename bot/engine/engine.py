@@ -26,7 +26,15 @@ from bot.engine import messages
 from bot.engine.answer import Answer
 from bot.engine.compose import compose, missing_type_text
 from bot.engine.decide import Calibration, load_calibration
-from bot.engine.evidence import MAX_QUOTES, Candidate, EvidenceScorer, Signals, Weights
+from bot.engine.evidence import (
+    DESK_ANSWER_TYPE,
+    MAX_QUOTES,
+    SAME_QUESTION,
+    Candidate,
+    EvidenceScorer,
+    Signals,
+    Weights,
+)
 from bot.engine.glossary import AnswerType, Glossary, load_glossary
 from bot.engine.question import Question, may_be_follow_up, parse
 from bot.engine.retrieve import Hit, RetrievalParams, Retriever, make_filter
@@ -175,6 +183,24 @@ class Engine:
                 return q2, evidence2
         return q, evidence
 
+    def _desk_answers_for(self, q: Question, candidates: list[Candidate]) -> list[Candidate]:
+        """Drop approved desk answers whose question is not this question said otherwise.
+
+        A desk answer is a short question-and-answer passage; scored like a document passage, its
+        question sentence looks like every question on the same subject (a 提案書 format answer
+        would answer a question about pledges to submit).  So it is evidence only when the
+        approved question and the asker's message are the same question by :data:`SAME_QUESTION`.
+        """
+        asked = {c.chunk.id: c.chunk.section.rsplit(" > ", 1)[-1] for c in candidates
+                 if c.chunk.doc_type == DESK_ANSWER_TYPE}
+        if not asked:
+            return candidates
+        texts = sorted(set(asked.values()))
+        vectors = np.asarray(self._embed([q.whole, *texts]), dtype=np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-9
+        same = {t for t, sim in zip(texts, vectors[1:] @ vectors[0], strict=True) if sim >= SAME_QUESTION}
+        return [c for c in candidates if c.chunk.doc_type != DESK_ANSWER_TYPE or asked[c.chunk.id] in same]
+
     def gather(self, q: Question, *, weights: Weights | None = None,
                keep: Callable[[StoredChunk], bool] | None = None) -> Evidence:
         """Score the sentence units, choose the quotes and measure the signals (no decision yet)."""
@@ -184,7 +210,7 @@ class Engine:
         ask_vec, whole_vec = self._embed([retrieval_ask, q.whole])
         lexical = self.index.lexical_search(f"{q.whole} {q.expansion}", 30, keep=keep)
         bm25 = {c.id: s for c, s in lexical}
-        candidates = self.scorer.score(q, ask_vec, whole_vec, bm25, weights, keep)
+        candidates = self._desk_answers_for(q, self.scorer.score(q, ask_vec, whole_vec, bm25, weights, keep))
         if q.wants_cases:
             # "Are there examples of …?" is answered from the published case studies only.
             cases_only = [c for c in candidates if c.chunk.doc_type == CASE_TYPE]
@@ -332,17 +358,3 @@ class Engine:
             answer = self._llm.rewrite(answer, hits) or answer
         answer.latency_ms = (time.perf_counter() - start) * 1000
         return answer
-
-
-_ENGINES: dict[tuple, Engine] = {}
-_LOCK = threading.Lock()
-
-
-def get_engine(settings: Settings) -> Engine:
-    """Process-wide engine (loading the index and the model once)."""
-    key = (str(settings.data_dir), settings.collection, settings.embeddings, settings.llm_model,
-           str(settings.knowledge_dir), settings.chroma_host)
-    with _LOCK:
-        if key not in _ENGINES:
-            _ENGINES[key] = Engine(settings)
-        return _ENGINES[key]

@@ -18,13 +18,14 @@ from sqlalchemy import func, select
 
 from bot.config import Settings
 from bot.db import Database, utcnow
+from bot.engine.evidence import DESK_ANSWER_TYPE
 from bot.knowledge_loop.mask import mask_personal
 from bot.knowledge_loop.models import DeskAnswer, LoopAudit
 from ingest.loaders import LoadedDocument
 from ingest.pipeline import PUBLISHED_PREFIX, put_document, remove_document
 from ingest.store import ChunkStore
 
-DOC_TYPE = "desk_answer"
+DOC_TYPE = DESK_ANSWER_TYPE
 MAX_QUESTION = 500
 MAX_ANSWER = 4000
 ORG = "〔事業者〕"

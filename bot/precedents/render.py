@@ -8,23 +8,19 @@ records is escaped so a record title cannot mention ``@channel`` or forge a link
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from bot.precedents.filters import SCHEMES, Filters, fold, parse_status
 from bot.precedents.search import Precedent, SearchPage
-from bot.slack.escape import escape, truncate
-
-Block = dict[str, Any]
+from bot.slack import kit
+from bot.slack.kit import BUTTON_VALUE_LIMIT, SECTION_LIMIT, Block, button, context, escape, section, truncate
+from bot.slack.texts import t
 
 ACTION_PAGE = "precedents_page"
 ACTION_FILTER = "precedents_filter"
 MODAL_CALLBACK = "precedents_filter_modal"
 PAGE_SIZE = 5
-SECTION_LIMIT = 3000
-BUTTON_VALUE_LIMIT = 2000
-OPTION_LIMIT = 100  # options per static_select
-OPTION_TEXT_LIMIT = 75
 _ITEMS_SHOWN = 3
 
 SCHEME_LABELS = {"partnership": "パートナーシップ", "trial": "実証実験", "agreement": "協定", "undecided": "未定"}
@@ -36,17 +32,11 @@ STATUS_LABELS = {
     "info_requested": "追加情報を依頼",
 }
 
-REFUSAL = ("申し訳ありません。前例検索は公民連携デスクの職員専用の機能のため、ご利用いただけません。"
-           "制度や手続きについてのご質問は `/ppp 質問` でお尋ねください。\n"
-           "(Sorry, precedent search is for the desk's staff only. Please ask questions with `/ppp`.)")
+REFUSAL = t("ja", "staff_only_precedents")
 FAILED = ("申し訳ありません。前例の検索中にエラーが発生しました。しばらくしてからもう一度お試しください。"
           "続く場合は管理者にお知らせください。")
 HELP = ("前例検索の使い方です。`/ppp-precedents 実証実験 AI year:2023 city:青森市` のように、キーワードと"
         "条件（scheme / field / city / year / status）を入力してください。条件だけでも検索できます。")
-
-
-def _plain(text: str, limit: int = OPTION_TEXT_LIMIT) -> Block:
-    return {"type": "plain_text", "text": truncate(text, limit), "emoji": True}
 
 
 def scheme_label(scheme: str) -> str:
@@ -57,12 +47,25 @@ def status_label(status: str) -> str:
     return STATUS_LABELS.get(status, status)
 
 
-def _facts(p: Precedent) -> str:
+def _facts(p: Precedent) -> list[str]:
+    """Kind, partner, city, year, scheme, status: the same facts in Slack and in the CLI."""
     parts = [KIND_LABELS.get(p.kind, p.kind)]
     parts += [x for x in (p.partner, p.city, f"{p.year}年" if p.year else "", scheme_label(p.scheme)) if x]
     if p.status:
         parts.append(f"状態: {status_label(p.status)}")
-    return "｜".join(escape(x) for x in parts)
+    return parts
+
+
+def _details(p: Precedent, join: Callable[[Sequence[str]], str]) -> list[str]:
+    """Summary and resources as plain lines (Slack escapes them, the CLI indents them)."""
+    lines = [p.summary] if p.summary else []
+    if p.city_provided:
+        lines.append(f"市の提供: {join(p.city_provided)}")
+    if p.business_provided:
+        lines.append(f"事業者の提供: {join(p.business_provided)}")
+    if p.asks:
+        lines.append(f"市への依頼: {p.asks}")
+    return lines
 
 
 def _joined(items: Sequence[str]) -> str:
@@ -75,15 +78,8 @@ def result_text(n: int, p: Precedent) -> str:
     title = escape(p.title)
     if p.link.startswith(("https://", "http://")):
         title = f"<{escape(p.link)}|{title}>"
-    lines = [f"*{n}. {title}*", _facts(p)]
-    if p.summary:
-        lines.append(escape(p.summary))
-    if p.city_provided:
-        lines.append(f"市の提供: {escape(_joined(p.city_provided))}")
-    if p.business_provided:
-        lines.append(f"事業者の提供: {escape(_joined(p.business_provided))}")
-    if p.asks:
-        lines.append(f"市への依頼: {escape(p.asks)}")
+    lines = [f"*{n}. {title}*", "｜".join(escape(x) for x in _facts(p))]
+    lines += [escape(x) for x in _details(p, _joined)]
     lines.append(f"_{escape(p.citation)}_")
     return truncate("\n".join(lines), SECTION_LIMIT)
 
@@ -119,27 +115,23 @@ def header_text(page: SearchPage) -> str:
 
 def page_blocks(page: SearchPage, *, ignored: Iterable[str] = ()) -> list[Block]:
     """The compact result list with 「前へ」「さらに表示」「条件で絞り込む」 buttons."""
-    blocks: list[Block] = [{"type": "section", "text": {"type": "mrkdwn", "text": header_text(page)}}]
+    blocks: list[Block] = [section(header_text(page))]
     ignored = list(ignored)
     if ignored:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(
-            "読み取れなかった条件: " + escape(" ".join(ignored)), 2000)}]})
-    for i, p in enumerate(page.items, start=page.offset + 1):
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": result_text(i, p)}})
+        blocks.append(context(truncate("読み取れなかった条件: " + escape(" ".join(ignored)), 2000)))
+    blocks += [section(result_text(i, p)) for i, p in enumerate(page.items, start=page.offset + 1)]
     if any(p.internal for p in page.items):
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text":
-                       "🔒 受付記録はデスク内部の情報です。事業者への転送・共有はお控えください。"}]})
+        blocks.append(context("🔒 受付記録はデスク内部の情報です。事業者への転送・共有はお控えください。"))
     buttons: list[Block] = []
     size = max(len(page.items), PAGE_SIZE)
     if page.offset > 0:
-        buttons.append({"type": "button", "text": _plain("前へ"), "action_id": ACTION_PAGE + "_prev",
-                        "value": page_value(page.query, page.filters, max(0, page.offset - size))})
+        buttons.append(button("前へ", ACTION_PAGE + "_prev",
+                              page_value(page.query, page.filters, max(0, page.offset - size))))
     if page.has_more:
-        buttons.append({"type": "button", "text": _plain("さらに表示"), "action_id": ACTION_PAGE + "_next",
-                        "value": page_value(page.query, page.filters, page.offset + len(page.items))})
-    buttons.append({"type": "button", "text": _plain("条件で絞り込む"), "action_id": ACTION_FILTER,
-                    "value": page_value(page.query, page.filters, 0)})
-    blocks.append({"type": "actions", "block_id": "precedents_nav", "elements": buttons})
+        buttons.append(button("さらに表示", ACTION_PAGE + "_next",
+                              page_value(page.query, page.filters, page.offset + len(page.items))))
+    buttons.append(button("条件で絞り込む", ACTION_FILTER, page_value(page.query, page.filters, 0)))
+    blocks.append(kit.actions(buttons, block_id="precedents_nav"))
     return blocks
 
 
@@ -149,40 +141,28 @@ def fallback_text(page: SearchPage) -> str:
 
 
 # --- the filter modal ---------------------------------------------------------------------------------
-def _option(text: str, value: str) -> Block:
-    return {"text": _plain(text), "value": value[:150]}
-
-
 def _select(block_id: str, label: str, options: list[Block], initial: str | None) -> Block:
-    element: Block = {"type": "static_select", "action_id": "value", "placeholder": _plain("指定なし"),
-                      "options": options[:OPTION_LIMIT]}
-    chosen = next((o for o in element["options"] if o["value"] == initial), None)
-    if chosen:
-        element["initial_option"] = chosen
-    return {"type": "input", "block_id": block_id, "optional": True, "label": _plain(label), "element": element}
+    element = kit.choice("static_select", "value", options, initial=initial, placeholder="指定なし")
+    return kit.input_block(block_id, label, element, optional=True)
 
 
 def filter_modal(*, query: str, filters: Filters, fields: Iterable[str], cities: Iterable[str],
                  years: Iterable[int], statuses: Iterable[str], metadata: dict[str, Any]) -> Block:
     """Modal with keyword box and select menus; the option lists come from the indexed data."""
     year = filters.year_from if filters.year_from == filters.year_to else None
-    keyword: Block = {"type": "plain_text_input", "action_id": "value", "placeholder": _plain("例: AI 歩行者")}
-    if query:
-        keyword["initial_value"] = query[:150]
+    keyword = kit.text_input("value", initial=query[:150], placeholder="例: AI 歩行者")
     scheme = next(iter(sorted(filters.schemes)), None) if len(filters.schemes) == 1 else None
     blocks = [
-        {"type": "input", "block_id": "q", "optional": True, "label": _plain("キーワード"), "element": keyword},
-        _select("scheme", "スキーム", [_option(SCHEME_LABELS[s], s) for s in SCHEMES], scheme),
-        _select("field", "分野・テーマ", [_option(f, f) for f in sorted(set(fields)) if f], filters.field or None),
-        _select("city", "自治体", [_option(c, c) for c in sorted(set(cities)) if c], filters.city or None),
-        _select("year", "年", [_option(f"{y}年", str(y)) for y in sorted(set(years), reverse=True)],
+        kit.input_block("q", "キーワード", keyword, optional=True),
+        _select("scheme", "スキーム", [kit.option(SCHEME_LABELS[s], s) for s in SCHEMES], scheme),
+        _select("field", "分野・テーマ", [kit.option(f, f) for f in sorted(set(fields)) if f], filters.field or None),
+        _select("city", "自治体", [kit.option(c, c) for c in sorted(set(cities)) if c], filters.city or None),
+        _select("year", "年", [kit.option(f"{y}年", str(y)) for y in sorted(set(years), reverse=True)],
                 str(year) if year else None),
-        _select("status", "受付記録の状態", [_option(status_label(s), s) for s in _ordered_statuses(statuses)],
+        _select("status", "受付記録の状態", [kit.option(status_label(s), s) for s in _ordered_statuses(statuses)],
                 filters.status or None),
     ]
-    return {"type": "modal", "callback_id": MODAL_CALLBACK, "title": _plain("前例を絞り込む", 24),
-            "submit": _plain("検索", 24), "close": _plain("やめる", 24),
-            "private_metadata": json.dumps(metadata, ensure_ascii=False)[:3000], "blocks": blocks}
+    return kit.modal(MODAL_CALLBACK, "前例を絞り込む", blocks, close="やめる", submit="検索", metadata=metadata)
 
 
 def _ordered_statuses(statuses: Iterable[str]) -> list[str]:
@@ -211,19 +191,10 @@ def text_lines(page: SearchPage) -> list[str]:
     """Human-readable listing for ``ppp-desk precedents``."""
     lines = [header_text(page).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")]
     for i, p in enumerate(page.items, start=page.offset + 1):
-        facts = "｜".join(x for x in (KIND_LABELS.get(p.kind, p.kind).lstrip("🔒"), p.partner, p.city,
-                                      f"{p.year}年" if p.year else "", scheme_label(p.scheme),
-                                      f"状態: {status_label(p.status)}" if p.status else "") if x)
+        facts = "｜".join(x for x in _facts(p) if x).lstrip("🔒")
         lines.append(f"{i}. {p.title}  [{p.score:.3f}]")
         lines.append(f"   {facts}")
-        if p.summary:
-            lines.append(f"   {p.summary}")
-        if p.city_provided:
-            lines.append(f"   市の提供: {'、'.join(p.city_provided)}")
-        if p.business_provided:
-            lines.append(f"   事業者の提供: {'、'.join(p.business_provided)}")
-        if p.asks:
-            lines.append(f"   市への依頼: {p.asks}")
+        lines += [f"   {x}" for x in _details(p, "、".join)]
         lines.append(f"   出典: {p.citation}" + (f"  {p.link}" if p.link else ""))
     if page.has_more:
         lines.append("（さらに結果があります。--limit で件数を増やせます）")

@@ -1,10 +1,11 @@
 """Slack surface of precedent search: ``/ppp-precedents``, paging, the filter modal, desk mentions.
 
-Staff only, decided on the server for every request — the command, each button press, the modal
-submission and each desk-channel mention — by ``services.staff.is_staff`` (configured user ids or the
-staff user group; membership in a shared channel never counts).  A non-staff user gets a polite
-refusal in the slash command's HTTP response itself, so nothing is searched and no Web API call is
-made on their behalf.  Results for a slash command are ephemeral (only the asker sees them).
+Staff only, decided on the server for every request — the command, each button press and the modal
+submission by :func:`bot.slack.staff.staff_only`, each desk-channel mention by
+``services.staff.is_staff`` (configured user ids or the staff user group; membership in a shared
+channel never counts).  A non-staff user gets a polite refusal (for the slash command in its HTTP
+response itself), so nothing is searched on their behalf.  Results for a slash command are
+ephemeral (only the asker sees them).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from bot.precedents.filters import Filters, merge, parse_query
 from bot.precedents.search import SearchPage
 from bot.precedents.space import PrecedentSpace
 from bot.slack.payload import action_of, channel_of, strip_mentions, user_of
+from bot.slack.staff import staff_only
 from bot.slack.web import call_api, post_ephemeral, respond_url
 
 if TYPE_CHECKING:
@@ -41,10 +43,6 @@ def _reply(client: WebClient, body: dict[str, Any], text: str, blocks: list[dict
     user, channel = user_of(body), channel or channel_of(body)
     if user and channel:
         post_ephemeral(client, channel=channel, user=user, text=text, blocks=blocks, thread_ts=thread_ts)
-
-
-def _is_staff(services: Services, user: str, client: WebClient | None) -> bool:
-    return bool(user) and services.staff.is_staff(user, client)
 
 
 def _results(space: PrecedentSpace, query: str, filters: Filters, offset: int = 0,
@@ -75,19 +73,13 @@ def register(app: App, services: Services) -> None:
     """Register the staff precedent listeners and offer desk mentions to the answers feature."""
     space = services.precedents
     services.desk_mention = lambda event, client, say: on_desk_mention(services, event, client, say)
+    staff = [staff_only(services.staff, render.REFUSAL, field="q")]
 
-    # --- /ppp-precedents ---------------------------------------------------------------------------
-    def ack_command(ack: Ack, body: dict, client: WebClient) -> None:
-        if not _is_staff(services, user_of(body), client):
-            log.info("precedents: refused a non-staff user")
-            ack(text=render.REFUSAL)
-            return
+    def ack_only(ack: Ack) -> None:
         ack()
 
+    # --- /ppp-precedents ---------------------------------------------------------------------------
     def run_command(body: dict, client: WebClient) -> None:
-        user = user_of(body)
-        if not _is_staff(services, user, client):
-            return  # refused in the ack
         raw = str(body.get("text") or "").strip()
         if raw.lower() in {"help", "ヘルプ", "使い方", "?"}:
             _reply(client, body, render.HELP)
@@ -102,42 +94,29 @@ def register(app: App, services: Services) -> None:
             return
         _reply(client, body, *_results(space, parsed.text, parsed.filters, ignored=parsed.ignored))
 
-    app.command("/ppp-precedents")(ack=ack_command, lazy=[run_command])
+    app.command("/ppp-precedents", middleware=staff)(ack=ack_only, lazy=[run_command])
 
     # --- paging ------------------------------------------------------------------------------------
-    def ack_only(ack: Ack) -> None:
-        ack()
-
     def turn_page(body: dict, client: WebClient) -> None:
-        user = user_of(body)
-        if not _is_staff(services, user, client):
-            _reply(client, body, render.REFUSAL)
-            return
         query, filters, offset = render.parse_page_value(action_of(body).get("value"))
         text, blocks = _results(space, query, filters, offset)
         _reply(client, body, text, blocks, replace=blocks is not None)
 
-    app.action(re.compile(f"^{render.ACTION_PAGE}_"))(ack=ack_only, lazy=[turn_page])
+    app.action(re.compile(f"^{render.ACTION_PAGE}_"), middleware=staff)(ack=ack_only, lazy=[turn_page])
 
     # --- the filter modal --------------------------------------------------------------------------
     def open_filters(ack: Ack, body: dict, client: WebClient) -> None:
         ack()
-        user = user_of(body)
-        if not _is_staff(services, user, client):
-            _reply(client, body, render.REFUSAL)
-            return
         query, filters, _offset = render.parse_page_value(action_of(body).get("value"))
         container = body.get("container") or {}
         meta = {"channel": channel_of(body), "response_url": body.get("response_url") or "",
                 "thread_ts": container.get("thread_ts") or ""}
         call_api(client, "views.open", trigger_id=body.get("trigger_id"), view=_modal(space, query, filters, meta))
 
-    app.action(render.ACTION_FILTER)(open_filters)
+    app.action(render.ACTION_FILTER, middleware=staff)(open_filters)
 
     def submit_filters(body: dict, client: WebClient) -> None:
         user = user_of(body)
-        if not _is_staff(services, user, client):
-            return
         view = body.get("view") or {}
         try:
             meta = json.loads(view.get("private_metadata") or "{}")
@@ -151,7 +130,7 @@ def register(app: App, services: Services) -> None:
                response_url=meta.get("response_url") or None, channel=meta.get("channel") or None,
                thread_ts=meta.get("thread_ts") or None)
 
-    app.view(render.MODAL_CALLBACK)(ack=ack_only, lazy=[submit_filters])
+    app.view(render.MODAL_CALLBACK, middleware=staff)(ack=ack_only, lazy=[submit_filters])
 
 
 def on_desk_mention(services: Services, event: dict[str, Any], client: WebClient, say: Any) -> bool:
@@ -162,7 +141,7 @@ def on_desk_mention(services: Services, event: dict[str, Any], client: WebClient
     """
     user, channel = str(event.get("user") or ""), str(event.get("channel") or "")
     desk = services.settings.desk_channel_id
-    if not desk or channel != desk or not _is_staff(services, user, client):
+    if not desk or channel != desk or not services.staff.is_staff(user, client):
         log.warning("precedents: desk_mention outside the desk channel or from non-staff; ignored")
         return False
     thread_ts = event.get("thread_ts") or event.get("ts")

@@ -8,9 +8,7 @@ validation errors (``response_action: errors``) land next to the right input.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from bot.city import CityProfile
 from bot.records.fields import (
@@ -27,10 +25,9 @@ from bot.records.fields import (
 from bot.records.prescreen import REQUIRED, Flag
 from bot.records.validate import MAX_LENGTHS
 from bot.records.views import JST, RecordView
-from bot.slack.escape import escape, truncate
+from bot.slack import kit
+from bot.slack.kit import Block, button, confirm, context, escape, header, section, truncate
 from bot.slack.texts import t
-
-Block = dict[str, Any]
 
 DRAFT_CALLBACK = "records_draft"
 STATUS_NOTE_CALLBACK = "records_status_note"
@@ -44,30 +41,11 @@ ACTION_NEW_DRAFT = "records_new_draft"
 ACTION_OPEN_LINK = "records_open_link"
 INPUT_ACTION = "value"
 
-_SECTION_LIMIT = 2900
 # Steps whose news carries the desk's words to the business (reason, request): told in a DM only.
 PRIVATE_STATUSES = frozenset({"declined", "info_requested"})
 _HOME_ITEMS = 25
 
 # --- primitives -------------------------------------------------------------------------------------
-
-
-def plain(text: str, limit: int = 75) -> dict:
-    """A ``plain_text`` object: Slack does not parse it, so it is cut, not escaped."""
-    return {"type": "plain_text", "text": truncate(text, limit), "emoji": True}
-
-
-def cut(text: str, limit: int = _SECTION_LIMIT) -> str:
-    """Escaped mrkdwn cut to ``limit`` without splitting an entity (``bot.slack.escape.truncate``)."""
-    return truncate(text, limit)
-
-
-def section(text: str, **extra: Any) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": cut(text)}, **extra}
-
-
-def context(text: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": cut(text, 2900)}]}
 
 
 def quote(text: str) -> str:
@@ -81,48 +59,25 @@ def local_time(value) -> str:
 # --- the draft modal --------------------------------------------------------------------------------
 
 
-def _option(choices: dict[str, tuple[str, str]], key: str, lang: str) -> dict:
-    return {"text": plain(label(choices, key, lang)), "value": key}
+def _options(name: str, lang: str) -> list[Block]:
+    return [kit.option(label(CHOICES[name], key, lang), key) for key in CHOICES[name]]
 
 
 def _text_input(name: str, value: str, lang: str, *, multiline: bool = False, optional: bool = True,
                 hint: str | None = None) -> Block:
-    element: dict = {"type": "plain_text_input", "action_id": INPUT_ACTION, "multiline": multiline}
-    if name in MAX_LENGTHS:
-        element["max_length"] = MAX_LENGTHS[name]
-    if value:
-        element["initial_value"] = value[: MAX_LENGTHS.get(name, 3000)]
-    block: Block = {"type": "input", "block_id": name, "label": plain(field_label(name, lang)),
-                    "element": element, "optional": optional}
-    if hint:
-        block["hint"] = plain(hint, 150)
-    return block
+    element = kit.text_input(INPUT_ACTION, initial=value, multiline=multiline, max_length=MAX_LENGTHS.get(name))
+    return kit.input_block(name, field_label(name, lang), element, optional=optional, hint=hint)
 
 
 def _select_input(name: str, value: str, lang: str, *, radio: bool = False, optional: bool = True) -> Block:
-    choices = CHOICES[name]
-    element: dict = {"type": "radio_buttons" if radio else "static_select", "action_id": INPUT_ACTION,
-                     "options": [_option(choices, key, lang) for key in choices]}
-    if not radio:
-        element["placeholder"] = plain(t(lang, "select"))
-    if value in choices:
-        element["initial_option"] = _option(choices, value, lang)
-    return {"type": "input", "block_id": name, "label": plain(field_label(name, lang)), "element": element,
-            "optional": optional}
+    element = kit.choice("radio_buttons" if radio else "static_select", INPUT_ACTION, _options(name, lang),
+                         initial=value, placeholder=None if radio else t(lang, "select"))
+    return kit.input_block(name, field_label(name, lang), element, optional=optional)
 
 
 def _checkbox_input(name: str, values: Sequence[str], lang: str, hint: str | None = None) -> Block:
-    choices = CHOICES[name]
-    element: dict = {"type": "checkboxes", "action_id": INPUT_ACTION,
-                     "options": [_option(choices, key, lang) for key in choices]}
-    chosen = [_option(choices, v, lang) for v in values if v in choices]
-    if chosen:
-        element["initial_options"] = chosen
-    block: Block = {"type": "input", "block_id": name, "label": plain(field_label(name, lang)),
-                    "element": element, "optional": True}
-    if hint:
-        block["hint"] = plain(hint, 150)
-    return block
+    element = kit.choice("checkboxes", INPUT_ACTION, _options(name, lang), initial=values)
+    return kit.input_block(name, field_label(name, lang), element, optional=True, hint=hint)
 
 
 def draft_modal(fields: ProposalFields, *, lang: str, meta: dict, notice: str | None = None) -> Block:
@@ -132,34 +87,31 @@ def draft_modal(fields: ProposalFields, *, lang: str, meta: dict, notice: str | 
     if notice:
         blocks.append(section(notice if notice.startswith(":") else f":white_check_mark: {notice}"))
     blocks += [
-        {"type": "header", "text": plain(t(lang, "section_org"), 150)},
+        header(t(lang, "section_org")),
         _text_input("org_name", fields.org_name, lang, optional=False),
         _select_input("org_type", fields.org_type, lang, optional=False),
         _text_input("org_department", fields.org_department, lang),
         _text_input("contact_name", fields.contact_name, lang, optional=False),
         _text_input("email", fields.email, lang),
         _text_input("phone", fields.phone, lang),
-        {"type": "header", "text": plain(t(lang, "section_proposal"), 150)},
+        header(t(lang, "section_proposal")),
         _text_input("title", fields.title, lang, optional="title" not in req),
         _text_input("summary", fields.summary, lang, multiline=True, optional="summary" not in req),
         _select_input("kind", fields.kind or "open", lang, radio=True),
         _text_input("city_issue", fields.city_issue, lang, multiline=True),
         _select_input("scheme", fields.scheme or "undecided", lang),
         _checkbox_input("asks", fields.asks, lang, t(lang, "asks_hint")),
-        {"type": "header", "text": plain(t(lang, "section_conditions"), 150)},
+        header(t(lang, "section_conditions")),
         _select_input("cost_burden", fields.cost_burden, lang, radio=True),
         _text_input("schedule", fields.schedule, lang),
         _text_input("place", fields.place, lang),
         _select_input("personal_info", fields.personal_info, lang, radio=True),
         _select_input("third_party_ip", fields.third_party_ip, lang, radio=True),
         _text_input("qa_excerpt", fields.qa_excerpt, lang, multiline=True, hint=t(lang, "qa_hint")),
-        {"type": "actions", "block_id": "draft_actions",
-         "elements": [{"type": "button", "action_id": ACTION_SAVE_DRAFT, "text": plain(t(lang, "save_draft")),
-                       "value": "save"}]},
+        kit.actions([button(t(lang, "save_draft"), ACTION_SAVE_DRAFT, "save")], block_id="draft_actions"),
     ]
-    return {"type": "modal", "callback_id": DRAFT_CALLBACK, "private_metadata": json.dumps(meta)[:3000],
-            "title": plain(t(lang, "modal_title"), 24), "submit": plain(t(lang, "submit"), 24),
-            "close": plain(t(lang, "close"), 24), "blocks": blocks}
+    return kit.modal(DRAFT_CALLBACK, t(lang, "modal_title"), blocks, close=t(lang, "close"), submit=t(lang, "submit"),
+                     metadata=meta)
 
 
 def fields_from_state(values: dict) -> ProposalFields:
@@ -179,8 +131,7 @@ def fields_from_state(values: dict) -> ProposalFields:
 
 def info_modal(title: str, text: str, lang: str = "ja") -> Block:
     """A read-only modal (loading, submitted, already-submitted, errors)."""
-    return {"type": "modal", "callback_id": INFO_CALLBACK, "title": plain(title, 24),
-            "close": plain(t(lang, "close"), 24), "blocks": [section(text)]}
+    return kit.modal(INFO_CALLBACK, title, [section(text)], close=t(lang, "close"))
 
 
 def submitted_modal(record: RecordView, lang: str) -> Block:
@@ -239,12 +190,8 @@ _FLAG_ICON = {"ineligible": ":no_entry:", "note": ":warning:", "missing": ":memo
 
 
 def _fields_section(names: Iterable[str], record: RecordView) -> Block:
-    parts = []
-    for name in names:
-        value = getattr(record.fields, name)
-        parts.append({"type": "mrkdwn",
-                      "text": cut(f"*{field_label(name)}*\n{escape(display_value(name, value))}", 1900)})
-    return {"type": "section", "fields": parts}
+    return kit.fields(f"*{field_label(name)}*\n{escape(display_value(name, getattr(record.fields, name)))}"
+                      for name in names)
 
 
 def desk_card(record: RecordView, flags: Sequence[Flag], *, precedents: Sequence[dict] | None = None,
@@ -252,9 +199,7 @@ def desk_card(record: RecordView, flags: Sequence[Flag], *, precedents: Sequence
     """The staff card: every field, the pre-screen flags with their citations, links, the desk's buttons."""
     f = record.fields
     rid = record.record_id or record.display_id
-    blocks: list[Block] = [
-        {"type": "header", "text": plain(f"{rid}｜{f.title or '（件名なし）'}", 150)},
-    ]
+    blocks: list[Block] = [header(f"{rid}｜{f.title or '（件名なし）'}")]
     status = f"*ステータス:* {status_label(record.status)}"
     if record.assigned_department:
         status += f"（照会先: {escape(record.assigned_department)}）"
@@ -263,18 +208,18 @@ def desk_card(record: RecordView, flags: Sequence[Flag], *, precedents: Sequence
     blocks.append(section(status, block_id="records_card_status"))
     contact = " / ".join(x for x in (escape(f.email), escape(f.phone)) if x) or "—"
     person = escape(f.contact_name or "—") + (f"（{escape(f.org_department)}）" if f.org_department else "")
-    blocks.append({"type": "section", "fields": [
-        {"type": "mrkdwn", "text": cut(f"*{field_label('org_name')}*\n{escape(f.org_name or '—')}", 1900)},
-        {"type": "mrkdwn", "text": f"*{field_label('org_type')}*\n{display_value('org_type', f.org_type)}"},
-        {"type": "mrkdwn", "text": cut(f"*{field_label('contact_name')}*\n{person}", 1900)},
-        {"type": "mrkdwn", "text": cut(f"*連絡先*\n{contact}", 1900)},
-    ]})
+    blocks.append(kit.fields([
+        f"*{field_label('org_name')}*\n{escape(f.org_name or '—')}",
+        f"*{field_label('org_type')}*\n{display_value('org_type', f.org_type)}",
+        f"*{field_label('contact_name')}*\n{person}",
+        f"*連絡先*\n{contact}",
+    ]))
     blocks.append(section(f"*{field_label('summary')}*\n{escape(f.summary or '—')}"))
     if f.city_issue:
         blocks.append(section(f"*{field_label('city_issue')}*\n{escape(f.city_issue)}"))
     blocks.append(_fields_section(("kind", "scheme", "asks", "cost_burden", "schedule", "place"), record))
     blocks.append(_fields_section(("personal_info", "third_party_ip"), record))
-    blocks.append({"type": "divider"})
+    blocks.append(kit.divider())
     if flags:
         lines = ["*事前確認（職員向けの参考情報です。事業者には送信されません）*"]
         for flag in flags:
@@ -289,30 +234,23 @@ def desk_card(record: RecordView, flags: Sequence[Flag], *, precedents: Sequence
         lines = ["*似ている事例*"]
         for p in list(precedents)[:3]:
             title = escape(str(p.get("title") or ""))
-            summary = escape(cut(str(p.get("summary") or ""), 160))
+            summary = escape(truncate(str(p.get("summary") or ""), 160))
             where = str(p.get("link_or_citation") or "")
             where = f"<{escape(where)}|出典>" if where.startswith(("https://", "http://")) else escape(where)
             lines.append(f"• *{title}* — {summary}" + (f"（{where}）" if where else ""))
         blocks.append(section("\n".join(lines), block_id="records_card_precedents"))
     if f.qa_excerpt:
-        blocks.append(section(f"*相談の抜粋*\n{escape(cut(f.qa_excerpt, 1500))}"))
+        blocks.append(section(f"*相談の抜粋*\n{escape(truncate(f.qa_excerpt, 1500))}"))
     links = [f"提案者: <@{record.proposer_user_id}>"]
     if record.permalink:
         links.append(f"<{record.permalink}|相談スレッドを開く>")
     links.append(f"提出 {local_time(record.submitted_at)}")
     blocks.append(context("　".join(links)))
-    buttons = []
-    for status_key in STAFF_STATUSES:
-        button: dict = {"type": "button", "action_id": ACTION_STATUS_PREFIX + status_key,
-                        "text": plain(STATUSES[status_key][0]), "value": rid}
-        if status_key == "approved":
-            button["style"] = "primary"
-            button["confirm"] = {"title": plain("実施決定"), "text": plain(f"{rid} を「実施決定」にしますか？事業者に通知されます。", 300),
-                                 "confirm": plain("実施決定にする"), "deny": plain("やめる")}
-        elif status_key == "declined":
-            button["style"] = "danger"
-        buttons.append(button)
-    blocks.append({"type": "actions", "block_id": "records_status", "elements": buttons})
+    approve = confirm("実施決定", f"{rid} を「実施決定」にしますか？事業者に通知されます。", "実施決定にする", "やめる")
+    styles = {"approved": "primary", "declined": "danger"}
+    blocks.append(kit.actions([
+        button(STATUSES[key][0], ACTION_STATUS_PREFIX + key, rid, style=styles.get(key),
+               confirm=approve if key == "approved" else None) for key in STAFF_STATUSES], block_id="records_status"))
     blocks.append(context("このカードのスレッドへの返信は職員メモです。事業者には転送されません。"))
     text = f"新しい提案 {rid}：{escape(f.title) or '（件名なし）'}（{status_label(record.status)}）"
     return text, blocks
@@ -326,14 +264,10 @@ def status_note_modal(record_id: str, to_status: str, meta: dict) -> Block:
               "message": ("事業者への依頼内容", "例: 実施体制と概算費用を教えてください。",
                           "この内容は事業者にDMで送信されます（相談スレッドには載りません）。")}
     text, placeholder, hint = labels[kind]
-    return {
-        "type": "modal", "callback_id": STATUS_NOTE_CALLBACK, "private_metadata": json.dumps(meta),
-        "title": plain(STATUSES[to_status][0], 24), "submit": plain("記録する", 24), "close": plain("やめる", 24),
-        "blocks": [section(f"*{escape(record_id)}* を「{STATUSES[to_status][0]}」にします。"),
-                   {"type": "input", "block_id": "note", "label": plain(text), "hint": plain(hint, 150),
-                    "element": {"type": "plain_text_input", "action_id": INPUT_ACTION, "multiline": kind != "department",
-                                "max_length": 2000, "placeholder": plain(placeholder, 150)}}],
-    }
+    element = kit.text_input(INPUT_ACTION, multiline=kind != "department", max_length=2000, placeholder=placeholder)
+    return kit.modal(STATUS_NOTE_CALLBACK, STATUSES[to_status][0], [
+        section(f"*{escape(record_id)}* を「{STATUSES[to_status][0]}」にします。"),
+        kit.input_block("note", text, element, hint=hint)], close="やめる", submit="記録する", metadata=meta)
 
 
 # --- App Home ---------------------------------------------------------------------------------------
@@ -349,62 +283,56 @@ def _record_line(record: RecordView, lang: str) -> str:
 def home_business(records: Sequence[RecordView], lang: str = "ja") -> Block:
     """A business's own drafts and records (nobody else's: the query is by proposer)."""
     blocks: list[Block] = [
-        {"type": "header", "text": plain(t(lang, "home_title"), 150)},
+        header(t(lang, "home_title")),
         context(t(lang, "home_intro")),
-        {"type": "actions", "block_id": "records_home_actions", "elements": [
-            {"type": "button", "action_id": ACTION_NEW_DRAFT, "text": plain(t(lang, "home_new")),
-             "style": "primary", "value": "new"}]},
-        {"type": "header", "text": plain(t(lang, "home_mine"), 150)},
+        kit.actions([button(t(lang, "home_new"), ACTION_NEW_DRAFT, "new", style="primary")],
+                    block_id="records_home_actions"),
+        header(t(lang, "home_mine")),
     ]
     if not records:
         blocks.append(section(t(lang, "home_none")))
     for record in list(records)[:_HOME_ITEMS]:
         if record.status == "draft":
-            blocks.append(section(_record_line(record, lang), accessory={
-                "type": "button", "action_id": ACTION_EDIT_DRAFT, "text": plain(t(lang, "home_continue")),
-                "value": str(record.pk)}))
-            blocks.append({"type": "actions", "elements": [{
-                "type": "button", "action_id": ACTION_DELETE_DRAFT, "text": plain(t(lang, "home_delete")),
-                "value": str(record.pk), "style": "danger",
-                "confirm": {"title": plain(t(lang, "home_delete")), "text": plain(t(lang, "home_delete_confirm")),
-                            "confirm": plain(t(lang, "home_delete_yes")), "deny": plain(t(lang, "home_cancel"))}}]})
+            blocks.append(section(_record_line(record, lang), accessory=_edit_button(record, t(lang, "home_continue"))))
+            blocks.append(kit.actions([button(
+                t(lang, "home_delete"), ACTION_DELETE_DRAFT, str(record.pk), style="danger",
+                confirm=confirm(t(lang, "home_delete"), t(lang, "home_delete_confirm"), t(lang, "home_delete_yes"),
+                                t(lang, "home_cancel")))]))
         else:
-            extra = {}
-            if record.permalink:
-                extra["accessory"] = {"type": "button", "action_id": ACTION_OPEN_LINK, "url": record.permalink,
-                                      "text": plain("スレッド" if lang != "en" else "Thread"), "value": "link"}
-            blocks.append(section(_record_line(record, lang), **extra))
-    return {"type": "home", "blocks": blocks[:100]}
+            blocks.append(section(_record_line(record, lang),
+                                  accessory=_link_button("スレッド" if lang != "en" else "Thread", record.permalink, "link")))
+    return kit.home(blocks)
+
+
+def _edit_button(record: RecordView, text: str) -> Block:
+    return button(text, ACTION_EDIT_DRAFT, str(record.pk))
+
+
+def _link_button(text: str, url: str | None, value: str) -> Block | None:
+    return button(text, ACTION_OPEN_LINK, value, url=url) if url else None
 
 
 def home_staff(counts: dict[str, int], queue: dict[str, Sequence[RecordView]],
                own: Sequence[RecordView] = ()) -> Block:
     """The desk's queue: counts per status, then the records of each open status, oldest first."""
     blocks: list[Block] = [
-        {"type": "header", "text": plain("公民連携デスク（職員）", 150)},
-        {"type": "section", "block_id": "records_home_counts", "fields": [
-            {"type": "mrkdwn", "text": f"*{status_label(s)}*\n{n}件"} for s, n in counts.items()][:10]},
-        {"type": "actions", "block_id": "records_home_actions", "elements": [
-            {"type": "button", "action_id": ACTION_NEW_DRAFT, "text": plain("提案の下書きを作成"), "value": "new"}]},
+        header("公民連携デスク（職員）"),
+        kit.fields((f"*{status_label(s)}*\n{n}件" for s, n in counts.items()), block_id="records_home_counts"),
+        kit.actions([button("提案の下書きを作成", ACTION_NEW_DRAFT, "new")], block_id="records_home_actions"),
     ]
     for status, records in queue.items():
         if not records:
             continue
-        blocks.append({"type": "header", "text": plain(f"{status_label(status)}（{counts.get(status, len(records))}件）", 150)})
+        blocks.append(header(f"{status_label(status)}（{counts.get(status, len(records))}件）"))
         for record in list(records)[:8]:
             line = f"*{record.record_id}*　{escape(record.fields.title) or '（件名なし）'}\n" \
                    f"{escape(record.fields.org_name) or '—'}｜提出 {local_time(record.submitted_at)}"
-            extra = {}
-            if record.desk_permalink:
-                extra["accessory"] = {"type": "button", "action_id": ACTION_OPEN_LINK, "url": record.desk_permalink,
-                                      "text": plain("カード"), "value": "card"}
-            blocks.append(section(line, **extra))
+            blocks.append(section(line, accessory=_link_button("カード", record.desk_permalink, "card")))
             if len(blocks) > 90:
                 break
     if own:
-        blocks.append({"type": "header", "text": plain("あなたの下書き", 150)})
+        blocks.append(header("あなたの下書き"))
         for record in list(own)[:5]:
-            blocks.append(section(_record_line(record, "ja"), accessory={
-                "type": "button", "action_id": ACTION_EDIT_DRAFT, "text": plain("続きを入力"), "value": str(record.pk)}))
-    return {"type": "home", "blocks": blocks[:100]}
+            blocks.append(section(_record_line(record, "ja"), accessory=_edit_button(record, "続きを入力")))
+    return kit.home(blocks)
 

@@ -9,7 +9,6 @@ message.  Everything quoted from documents or users is escaped so it cannot ment
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -17,18 +16,27 @@ from typing import Any
 from bot.city import CityProfile
 from bot.engine.answer import Answer
 from bot.language import detect_language
-from bot.slack.escape import escape, safe_cut, truncate
+from bot.slack.escape import safe_cut
+from bot.slack.kit import (
+    BUTTON_VALUE_LIMIT,
+    MESSAGE_BLOCKS,
+    SECTION_LIMIT,
+    VIEW_BLOCKS,
+    Block,
+    actions,
+    button,
+    context,
+    divider,
+    escape,
+    section,
+    truncate,
+)
+from bot.slack.kit import json_value as _value
+from bot.slack.kit import modal as _modal
 from bot.slack.texts import t
 
 __all__ = ["escape", "truncate"]  # re-exported: bot.slack.escape is where they live
 
-SECTION_LIMIT = 3000  # characters of a section block's text
-CONTEXT_LIMIT = 3000  # characters of one context element
-MESSAGE_BLOCKS = 50
-MODAL_BLOCKS = 100
-BUTTON_VALUE_LIMIT = 2000
-BUTTON_TEXT_LIMIT = 75
-MODAL_TITLE_LIMIT = 24
 FALLBACK_TEXT_LIMIT = 3000
 ANSWER_SECTIONS = 4  # sections of answer text in a message before the rest moves to the modal
 MAX_SOURCES = 5
@@ -36,8 +44,6 @@ HANDOFF_TURNS = 10
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _BREAKS = ("\n\n", "\n", "。", "．", ". ", "、", " ")
-
-Block = dict[str, Any]
 
 
 def to_mrkdwn(text: str) -> str:
@@ -78,38 +84,6 @@ def answer_language(answer: Answer) -> str:
     return "ja"
 
 
-def section(text: str, *, block_id: str | None = None, accessory: Block | None = None) -> Block:
-    block: Block = {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, SECTION_LIMIT)}}
-    if block_id:
-        block["block_id"] = block_id
-    if accessory:
-        block["accessory"] = accessory
-    return block
-
-
-def context(text: str, *, block_id: str | None = None) -> Block:
-    block: Block = {"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(text, CONTEXT_LIMIT)}]}
-    if block_id:
-        block["block_id"] = block_id
-    return block
-
-
-def button(text: str, action_id: str, value: str = "", *, style: str | None = None) -> Block:
-    el: Block = {"type": "button", "text": {"type": "plain_text", "text": truncate(text, BUTTON_TEXT_LIMIT),
-                                            "emoji": True}, "action_id": action_id}
-    if value:
-        if len(value) > BUTTON_VALUE_LIMIT:
-            raise ValueError(f"button value of {action_id} is {len(value)} characters")
-        el["value"] = value
-    if style:
-        el["style"] = style
-    return el
-
-
-def _value(data: dict[str, Any]) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-
-
 def draft_button_value(*, turn_ref: str, channel: str, thread_ts: str, question: str, language: str) -> str:
     """What the records feature needs to start a draft from this answer (always < 2,000 chars)."""
     data = {"turn": turn_ref, "channel": channel, "thread_ts": thread_ts, "question": "", "language": language}
@@ -134,7 +108,7 @@ def answer_blocks(answer: Answer, *, turn_ref: str, channel: str, thread_ts: str
                               accessory=button(t(lang, "show_full"), "show_full_answer", _value({"turn": turn_ref}))))
 
     if answer.sources:
-        blocks.append({"type": "divider"})
+        blocks.append(divider())
         blocks.append(context(f"*{t(lang, 'sources')}*", block_id="sources"))
         for i, src in enumerate(answer.sources[:MAX_SOURCES], 1):
             blocks.append(section(f"*[{i}]* {escape(src.label())}", block_id=f"source_{i}",
@@ -149,14 +123,14 @@ def answer_blocks(answer: Answer, *, turn_ref: str, channel: str, thread_ts: str
             blocks.append(context(escape(t(lang, "contact", contact=contact)), block_id="contact"))
 
     ref = _value({"turn": turn_ref})
-    blocks.append({"type": "actions", "block_id": "answer_actions", "elements": [
+    blocks.append(actions([
         button(t(lang, "feedback_up"), "feedback_up", ref),
         button(t(lang, "feedback_down"), "feedback_down", ref),
         button(t(lang, "handoff"), "handoff", ref, style="primary"),
         button(t(lang, "draft"), "draft_proposal",
                draft_button_value(turn_ref=turn_ref, channel=channel, thread_ts=thread_ts,
                                   question=answer.question, language=lang)),
-    ]})
+    ], block_id="answer_actions"))
     return clamp_blocks(blocks)
 
 
@@ -185,10 +159,7 @@ def clamp_blocks(blocks: Sequence[Block], limit: int = MESSAGE_BLOCKS) -> list[B
 
 
 def modal(title: str, blocks: Sequence[Block], lang: str, *, callback_id: str = "ppp_info") -> Block:
-    return {"type": "modal", "callback_id": callback_id,
-            "title": {"type": "plain_text", "text": truncate(title, MODAL_TITLE_LIMIT)},
-            "close": {"type": "plain_text", "text": t(lang, "close")},
-            "blocks": clamp_blocks(blocks, MODAL_BLOCKS)}
+    return _modal(callback_id, title, clamp_blocks(blocks, VIEW_BLOCKS), close=t(lang, "close"))
 
 
 def quote_modal(label: str, text: str, lang: str) -> Block:

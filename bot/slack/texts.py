@@ -93,6 +93,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "draft_not_allowed": "この下書きを編集する権限がありません。",
         "draft_not_found": "この下書きが見つかりませんでした。削除された可能性があります。",
         "staff_only_status": "この操作は公民連携デスクの職員のみ行えます。ステータスは変更していません。",
+        # --- refusals of staff-only listeners (bot.slack.staff.staff_only) ---
+        "staff_only": "この操作は公民連携デスクの職員のみが行えます。",
+        "staff_only_precedents": ("申し訳ありません。前例検索は公民連携デスクの職員専用の機能のため、ご利用いただけません。"
+                                  "制度や手続きについてのご質問は `/ppp 質問` でお尋ねください。\n"
+                                  "(Sorry, precedent search is for the desk's staff only. Please ask questions with `/ppp`.)"),
         "db_error_staff": "一時的な障害のため記録できませんでした。少し時間をおいて、もう一度お試しください。",
     },
     "en": {
@@ -182,6 +187,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "draft_not_allowed": "You are not allowed to edit this draft.",
         "draft_not_found": "This draft was not found. It may have been deleted.",
         "staff_only_status": "Only the desk's staff can do this. The status has not been changed.",
+        "staff_only": "Only the desk's staff can do this.",
+        "staff_only_precedents": "Sorry, precedent search is for the desk's staff only. Please ask questions with `/ppp`.",
         "db_error_staff": "It could not be recorded because of a temporary problem. Please try again in a moment.",
     },
 }

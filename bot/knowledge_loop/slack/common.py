@@ -1,5 +1,5 @@
-"""What every part of the knowledge loop's Slack surface shares: staff checks, sealed modal metadata,
-the shared store, engine reloads, and the notices outbox.
+"""What every part of the knowledge loop's Slack surface shares: sealed modal metadata, the shared
+store, engine reloads, and the notices outbox (staff checks: ``bot.slack.staff.staff_only``).
 
 Only ``settings``, ``db``, ``engine``, ``city``, ``staff`` and ``client`` of the app context are used,
 so the feature keeps working when the context object is reshaped around it.
@@ -14,7 +14,9 @@ from typing import Any
 from slack_sdk import WebClient
 from sqlalchemy.exc import IntegrityError
 
+from bot.knowledge_loop.slack.texts import s
 from bot.records.outbox import OutboxJob, OutboxWorker, enqueue
+from bot.slack import kit
 from bot.slack.sealed import seal, unseal
 from ingest.store import ChunkStore
 
@@ -23,18 +25,12 @@ log = logging.getLogger("bot.knowledge_loop.slack")
 KIND_NOTICE = "loop_notice"  # a chat.postMessage the loop must not lose (business told, weekly digest)
 
 
-def user_of(body: dict[str, Any]) -> str:
-    return str((body.get("user") or {}).get("id") or body.get("user_id") or "")
+INFO = "loop_info"  # the callback of our one-message modals (loading, done, failed)
 
 
-def channel_of(body: dict[str, Any]) -> str:
-    container = body.get("container") or {}
-    return str((body.get("channel") or {}).get("id") or container.get("channel_id") or body.get("channel_id") or "")
-
-
-def is_staff(ctx: Any, user: str, client: WebClient | None = None) -> bool:
-    """Server-side staff check for every click, shortcut and submission (never trust the UI)."""
-    return bool(user) and bool(ctx.staff.is_staff(user, client))
+def info_view(title: str, text: str) -> dict[str, Any]:
+    """A modal that only says something (a step of a longer flow, or its outcome)."""
+    return kit.modal(INFO, title, [kit.section(text)], close=s("close"))
 
 
 def _key(ctx: Any) -> str:

@@ -24,7 +24,7 @@ from bot.knowledge_loop.slack import common
 from bot.knowledge_loop.slack.texts import s
 from bot.records.models import OutboxMessage
 from bot.records.outbox import OutboxWorker
-from bot.slack.escape import escape
+from bot.slack import kit
 
 log = logging.getLogger("bot.knowledge_loop.slack")
 
@@ -56,12 +56,8 @@ def last_scheduled(schedule: tuple[int, int, int], now: datetime) -> datetime:
 
 
 def digest_blocks(text: str, since: datetime, until: datetime) -> list[dict[str, Any]]:
-    from bot.knowledge_loop.slack.publish import plain
-
     period = f"{since.astimezone(JST):%Y-%m-%d} 〜 {(until - timedelta(seconds=1)).astimezone(JST):%Y-%m-%d}"
-    return [{"type": "header", "text": plain(s("digest_title"), 150)},
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"{period}　{s('digest_note')}"}]},
-            {"type": "section", "text": {"type": "mrkdwn", "text": "```" + escape(text)[:2800] + "```"}}]
+    return [kit.header(s("digest_title")), kit.context(f"{period}　{s('digest_note')}"), kit.preformatted(text)]
 
 
 class Maintenance:

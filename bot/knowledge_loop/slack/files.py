@@ -28,7 +28,11 @@ from bot.knowledge_loop.desk_answers import FILES_PREFIX
 from bot.knowledge_loop.models import LoopAudit
 from bot.knowledge_loop.slack import common
 from bot.knowledge_loop.slack.texts import s
-from bot.slack.escape import escape
+from bot.slack import kit
+from bot.slack.kit import escape
+from bot.slack.payload import action_of, channel_of, user_of
+from bot.slack.staff import staff_only
+from bot.slack.texts import t
 from bot.slack.web import call_api, tell_user
 from ingest.chunking import CHUNK_FORMAT, chunk_document
 from ingest.loaders import SUPPORTED, LoadedDocument, LoadError, load
@@ -131,21 +135,14 @@ def preview(settings: Any, store: ChunkStore, path: Path, file_id: str, name: st
 
 
 def preview_modal(p: Preview, meta: str) -> dict[str, Any]:
-    from bot.knowledge_loop.slack.publish import plain
-
     pages = str(p.pages) if p.pages else "—"
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": s(
-        "file_preview", title=escape(p.title), fmt=p.fmt, pages=pages, chunks=p.chunks)}}]
-    view: dict[str, Any] = {"type": "modal", "callback_id": MODAL, "title": plain(s("file_title"), 24),
-                            "close": plain(s("cancel")), "private_metadata": meta, "blocks": blocks}
+    head = kit.section(s("file_preview", title=escape(p.title), fmt=p.fmt, pages=pages, chunks=p.chunks))
     if p.problems:
-        blocks.append({"type": "section", "block_id": "problems", "text": {"type": "mrkdwn", "text": s(
-            "file_problems") + "\n" + "\n".join(f"• {escape(x)}" for x in p.problems)}})
-        view["close"] = plain(s("close"))
-    else:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": s("file_intro")}]})
-        view["submit"] = plain(s("file_add"))
-    return view
+        problems = kit.section(s("file_problems") + "\n" + "\n".join(f"• {escape(x)}" for x in p.problems),
+                               block_id="problems")
+        return kit.modal(MODAL, s("file_title"), [head, problems], close=s("close"), metadata=meta)
+    return kit.modal(MODAL, s("file_title"), [head, kit.context(s("file_intro"))], close=s("cancel"),
+                     submit=s("file_add"), metadata=meta)
 
 
 def _audit(ctx: Any, actor: str, action: str, target: str, note: str) -> None:
@@ -154,24 +151,20 @@ def _audit(ctx: Any, actor: str, action: str, target: str, note: str) -> None:
 
 
 def register(app: App, ctx: Any) -> None:
-    from bot.knowledge_loop.slack.publish import info_view
 
     store = common.public_store(ctx)
+    staff = [staff_only(ctx.staff, t("ja", "staff_only"))]
 
     def stored_path(file_id: str, name: str) -> Path:
         suffix = Path(name).suffix.lower()
         stem = _UNSAFE.sub("_", Path(name).stem)[:80].strip("._") or "document"
         return files_dir(ctx.settings) / file_id / f"{stem}{suffix}"
 
-    @app.shortcut(SHORTCUT)
+    @app.shortcut(SHORTCUT, middleware=staff)
     def add_from_message(ack: Ack, body: dict, client: WebClient) -> None:
         ack()
-        user = common.user_of(body)
-        if not common.is_staff(ctx, user, client):
-            log.warning("knowledge_loop: add_to_knowledge refused for a non-staff user")
-            tell_user(client, body, s("refused"))
-            return
-        if common.channel_of(body) != ctx.settings.desk_channel_id:
+        user = user_of(body)
+        if channel_of(body) != ctx.settings.desk_channel_id:
             tell_user(client, body, s("file_desk_only"))
             return
         files = [f for f in (body.get("message") or {}).get("files") or []
@@ -180,7 +173,7 @@ def register(app: App, ctx: Any) -> None:
             tell_user(client, body, s("file_none"))
             return
         opened = call_api(client, "views.open", trigger_id=body.get("trigger_id"),
-                            view=info_view(s("file_title"), s("file_loading")))
+                            view=common.info_view(s("file_title"), s("file_loading")))
         view_id = ((opened or {}).get("view") or {}).get("id")
         file_id = str(files[0]["id"])
         info = (call_api(client, "files.info", file=file_id) or {}).get("file") or {}
@@ -194,7 +187,7 @@ def register(app: App, ctx: Any) -> None:
             log.warning("knowledge_loop: file download failed (%s)", type(exc).__name__)
             if view_id:
                 call_api(client, "views.update", view_id=view_id,
-                           view=info_view(s("file_title"), s("file_download_failed", reason=reason)))
+                           view=common.info_view(s("file_title"), s("file_download_failed", reason=reason)))
             return
         p = preview(ctx.settings, store, path, file_id, name)
         if p.problems:
@@ -203,53 +196,41 @@ def register(app: App, ctx: Any) -> None:
         if view_id:
             call_api(client, "views.update", view_id=view_id, view=preview_modal(p, meta))
 
-    def check_add(ack: Ack, body: dict) -> None:
-        if not common.is_staff(ctx, common.user_of(body)):
-            ack(response_action="errors", errors={"problems": s("refused")})
-            return
-        ack(response_action="update", view=info_view(s("file_title"), s("file_adding")))
+    def check_add(ack: Ack) -> None:
+        ack(response_action="update", view=common.info_view(s("file_title"), s("file_adding")))
 
     def add(body: dict, view: dict, client: WebClient) -> None:
-        user = common.user_of(body)
-        if not common.is_staff(ctx, user, client):
-            log.warning("knowledge_loop: document submission refused for a non-staff user")
-            call_api(client, "views.update", view_id=view.get("id"), view=info_view(s("file_title"), s("refused")))
-            return
+        user = user_of(body)
         meta = common.open_meta(ctx, view, user)
         file_id, name = str(meta.get("f") or ""), str(meta.get("n") or "")
         p = preview(ctx.settings, store, stored_path(file_id, name), file_id, name) if _FILE_ID.match(file_id) else None
         if p is None or p.problems or p.loaded is None:
             reason = "; ".join(p.problems) if p else "metadata"
             call_api(client, "views.update", view_id=view.get("id"),
-                       view=info_view(s("file_title"), s("file_add_failed", reason=escape(reason))))
+                       view=common.info_view(s("file_title"), s("file_add_failed", reason=escape(reason))))
             return
         try:
             record = put_document(ctx.settings, store, p.loaded, f"slack:{file_id}")
         except Exception as exc:  # noqa: BLE001 - the staff member must hear back
             log.exception("knowledge_loop: document not added (%s)", type(exc).__name__)
             call_api(client, "views.update", view_id=view.get("id"),
-                       view=info_view(s("file_title"), s("file_add_failed", reason=type(exc).__name__)))
+                       view=common.info_view(s("file_title"), s("file_add_failed", reason=type(exc).__name__)))
             return
         _audit(ctx, user, "add_document", record.doc_id, record.title)
         common.reload_engine(ctx)
         log.info("knowledge_loop: document %s added (%s chunks)", record.doc_id, len(record.chunk_ids))
-        call_api(client, "views.update", view_id=view.get("id"), view=info_view(
+        call_api(client, "views.update", view_id=view.get("id"), view=common.info_view(
             s("file_title"), s("file_added", title=escape(record.title), chunks=len(record.chunk_ids))))
 
-    app.view(MODAL)(ack=check_add, lazy=[add])
+    app.view(MODAL, middleware=[staff_only(ctx.staff, t("ja", "staff_only"), field="problems")])(
+        ack=check_add, lazy=[add])
 
     def ack_only(ack: Ack) -> None:
         ack()
 
     def remove(body: dict, client: WebClient) -> None:
-        from bot.knowledge_loop.slack.home import refresh_home
-
-        user = common.user_of(body)
-        if not common.is_staff(ctx, user, client):
-            log.warning("knowledge_loop: document removal refused for a non-staff user")
-            tell_user(client, body, s("refused"))
-            return
-        doc_id = str((body.get("actions") or [{}])[0].get("value") or "")
+        user = user_of(body)
+        doc_id = str(action_of(body).get("value") or "")
         record = store.documents().get(doc_id) if doc_id.startswith(FILES_PREFIX) else None
         if record is not None and remove_document(ctx.settings, store, doc_id):
             _audit(ctx, user, "remove_document", doc_id, record.title)
@@ -258,6 +239,6 @@ def register(app: App, ctx: Any) -> None:
                 shutil.rmtree(files_dir(ctx.settings) / file_id, ignore_errors=True)
             common.reload_engine(ctx)
             log.info("knowledge_loop: document %s removed", doc_id)
-        refresh_home(ctx, client, user)
+        ctx.refresh_home(client, user)
 
-    app.action(ACTION_REMOVE)(ack=ack_only, lazy=[remove])
+    app.action(ACTION_REMOVE, middleware=staff)(ack=ack_only, lazy=[remove])

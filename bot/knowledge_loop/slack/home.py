@@ -19,9 +19,10 @@ from bot.knowledge_loop.gaps import group
 from bot.knowledge_loop.log import QuestionLog
 from bot.knowledge_loop.slack import common
 from bot.knowledge_loop.slack.files import ACTION_REMOVE, slack_documents
-from bot.knowledge_loop.slack.publish import ACTION_GAP, ACTION_WITHDRAW, plain
+from bot.knowledge_loop.slack.publish import ACTION_GAP, ACTION_WITHDRAW
 from bot.knowledge_loop.slack.texts import s
-from bot.slack.escape import escape, truncate
+from bot.slack import kit
+from bot.slack.kit import button, escape, section, truncate
 from bot.slack.web import call_api
 
 log = logging.getLogger("bot.knowledge_loop.slack")
@@ -31,71 +32,46 @@ MAX_ANSWERS = 10
 MAX_FILES = 8
 
 
-def _confirm(title: str, text: str) -> dict[str, Any]:
-    return {"title": plain(title, 100), "text": {"type": "mrkdwn", "text": text[:300]}, "confirm": plain(s("yes")),
-            "deny": plain(s("cancel")), "style": "danger"}
-
-
-def _button(action_id: str, label: str, value: str, **extra: Any) -> dict[str, Any]:
-    return {"type": "button", "action_id": action_id, "text": plain(label), "value": value[:2000], **extra}
-
-
-def section(text: str, accessory: dict[str, Any] | None = None) -> dict[str, Any]:
-    block: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, 2900)}}
-    if accessory:
-        block["accessory"] = accessory
-    return block
-
-
 def staff_blocks(ctx: Any, qlog: QuestionLog) -> list[dict[str, Any]]:
     """Gaps (grouped by meaning, largest and newest first), approved answers, Slack-added documents."""
-    blocks: list[dict[str, Any]] = [{"type": "divider"}, {"type": "header", "text": plain(s("home_gaps"), 150)},
-                                    {"type": "context", "elements": [{"type": "mrkdwn", "text": s("home_gaps_note")}]}]
+    blocks: list[dict[str, Any]] = [kit.divider(), kit.header(s("home_gaps")), kit.context(s("home_gaps_note"))]
     gaps = group(qlog.misses(limit=2000), limit=MAX_GAPS)
     for gap in gaps:
         newest = gap.newest if gap.newest.tzinfo else gap.newest.replace(tzinfo=UTC)
         blocks.append(section(s("home_gap_line", count=gap.count, newest=newest.astimezone(JST).strftime("%Y-%m-%d %H:%M"),
                                 question=escape(truncate(gap.example, 280))),
-                              _button(ACTION_GAP, s("answer_gap"), str(gap.ids[0]), style="primary")))
+                              accessory=button(s("answer_gap"), ACTION_GAP, str(gap.ids[0]), style="primary")))
     if not gaps:
         blocks.append(section(s("home_gaps_none")))
 
-    blocks.append({"type": "header", "text": plain(s("home_answers"), 150)})
+    blocks.append(kit.header(s("home_answers")))
     active = DeskAnswers(ctx.db, ctx.settings).active()
     for row in list(reversed(active))[:MAX_ANSWERS]:
         blocks.append(section(
             s("home_answer_line", answer_id=row.answer_id, date=row.approved_at.date().isoformat(),
               approver=row.approver, question=escape(truncate(row.question, 280))),
-            _button(ACTION_WITHDRAW, s("withdraw"), row.answer_id,
-                    confirm=_confirm(s("withdraw_confirm_title"), s("withdraw_confirm", answer_id=row.answer_id)))))
+            accessory=button(s("withdraw"), ACTION_WITHDRAW, row.answer_id,
+                             confirm=kit.confirm(s("withdraw_confirm_title"), s("withdraw_confirm", answer_id=row.answer_id),
+                                                 s("yes"), s("cancel"), style="danger"))))
     if not active:
         blocks.append(section(s("home_answers_none")))
 
-    blocks.append({"type": "header", "text": plain(s("home_files"), 150)})
+    blocks.append(kit.header(s("home_files")))
     docs = slack_documents(common.public_store(ctx))
     for doc in docs[:MAX_FILES]:
         blocks.append(section(
             s("home_file_line", title=escape(doc.title), chunks=len(doc.chunk_ids), date=doc.ingested_at[:10]),
-            _button(ACTION_REMOVE, s("remove"), doc.doc_id,
-                    confirm=_confirm(s("remove_confirm_title"), s("remove_confirm", title=escape(doc.title))))))
+            accessory=button(s("remove"), ACTION_REMOVE, doc.doc_id,
+                             confirm=kit.confirm(s("remove_confirm_title"), s("remove_confirm", title=doc.title),
+                                                 s("yes"), s("cancel"), style="danger"))))
     if not docs:
         blocks.append(section(s("home_files_none")))
     return blocks
 
 
-def refresh_home(ctx: Any, client: WebClient, user: str) -> None:
-    """Re-render App Home after a change: through the records feature's view when it is there."""
-    if ctx.refresh_home is not None:
-        ctx.refresh_home(client, user)
-        return
-    qlog = QuestionLog(ctx.db, ctx.settings.question_retention_days)
-    blocks = staff_blocks(ctx, qlog) if common.is_staff(ctx, user, client) else []
-    call_api(client, "views.publish", user_id=user, view={"type": "home", "blocks": blocks[:100]})
-
-
 def register(app: App, ctx: Any, qlog: QuestionLog) -> None:
     def home_sections(user: str, client: WebClient | None = None, **_: Any) -> list[dict[str, Any]]:
-        if not common.is_staff(ctx, user, client):  # checked here again, whatever the caller decided
+        if not ctx.staff.is_staff(user, client):  # checked here again, whatever the caller decided
             return []
         try:
             return staff_blocks(ctx, qlog)
@@ -104,9 +80,14 @@ def register(app: App, ctx: Any, qlog: QuestionLog) -> None:
             return []
 
     ctx.home_sections = home_sections
+    if ctx.refresh_home is None:  # no records feature: App Home is ours alone
+        def publish_alone(client: WebClient, user: str) -> None:
+            call_api(client, "views.publish", user_id=user, view=kit.home(home_sections(user, client)[:100]))
+
+        ctx.refresh_home = publish_alone
 
     # Reached only when no other feature renders App Home (Bolt runs the first matching listener).
     @app.event("app_home_opened")
     def home_opened(event: dict, client: WebClient) -> None:
         if event.get("tab", "home") == "home" and event.get("user"):
-            refresh_home(ctx, client, event["user"])
+            ctx.refresh_home(client, event["user"])

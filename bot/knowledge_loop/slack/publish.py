@@ -23,8 +23,12 @@ from bot.knowledge_loop.models import QuestionLogEntry
 from bot.knowledge_loop.slack import common
 from bot.knowledge_loop.slack.texts import b, s
 from bot.records.outbox import OutboxWorker
-from bot.slack.escape import escape
+from bot.slack import kit
+from bot.slack.kit import escape
 from bot.slack.models import ConversationTurn, Handoff
+from bot.slack.payload import action_of, channel_of, user_of
+from bot.slack.staff import staff_only
+from bot.slack.texts import t
 from bot.slack.web import call_api, tell_user
 
 log = logging.getLogger("bot.knowledge_loop.slack")
@@ -33,34 +37,20 @@ SHORTCUT = "publish_desk_answer"
 MODAL = "loop_publish_answer"
 ACTION_GAP = "loop_answer_gap"
 ACTION_WITHDRAW = "loop_withdraw_answer"
-INFO = "loop_info"
 INPUT = "value"
-
-
-def plain(text: str, limit: int = 75) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text[:limit], "emoji": True}
-
-
-def info_view(title: str, text: str) -> dict[str, Any]:
-    return {"type": "modal", "callback_id": INFO, "title": plain(title, 24), "close": plain(s("close")),
-            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}}]}
 
 
 def publish_modal(question: str, answer: str, meta: str) -> dict[str, Any]:
     """The modal staff approve from: both texts editable, nothing else from the conversation shown."""
     def field(block_id: str, label: str, hint: str, value: str, limit: int) -> dict[str, Any]:
-        element: dict[str, Any] = {"type": "plain_text_input", "action_id": INPUT, "multiline": True,
-                                   "max_length": limit}
-        if value:
-            element["initial_value"] = value[:limit]
-        return {"type": "input", "block_id": block_id, "label": plain(label), "hint": plain(hint, 150),
-                "element": element}
+        element = kit.text_input(INPUT, initial=value, multiline=True, max_length=limit)
+        return kit.input_block(block_id, label, element, hint=hint)
 
-    return {"type": "modal", "callback_id": MODAL, "title": plain(s("publish_title"), 24),
-            "submit": plain(s("publish_submit")), "close": plain(s("cancel")), "private_metadata": meta,
-            "blocks": [{"type": "context", "elements": [{"type": "mrkdwn", "text": s("publish_intro")}]},
-                       field("question", s("question_label"), s("question_hint"), question, MAX_QUESTION),
-                       field("answer", s("answer_label"), s("answer_hint"), answer, MAX_ANSWER)]}
+    return kit.modal(MODAL, s("publish_title"), [
+        kit.context(s("publish_intro")),
+        field("question", s("question_label"), s("question_hint"), question, MAX_QUESTION),
+        field("answer", s("answer_label"), s("answer_hint"), answer, MAX_ANSWER)],
+        close=s("cancel"), submit=s("publish_submit"), metadata=meta)
 
 
 def _glossary(ctx: Any) -> Any:
@@ -118,7 +108,7 @@ def open_modal(ctx: Any, client: WebClient, trigger_id: str, user: str, question
         call_api(client, "views.open", trigger_id=trigger_id,
                    view=publish_modal(generalize(question, _glossary(ctx)), answer, sealed))
         return
-    opened = call_api(client, "views.open", trigger_id=trigger_id, view=info_view(s("publish_title"), s("publishing")))
+    opened = call_api(client, "views.open", trigger_id=trigger_id, view=common.info_view(s("publish_title"), s("publishing")))
     view_id = ((opened or {}).get("view") or {}).get("id")
     if view_id:
         call_api(client, "views.update", view_id=view_id,
@@ -127,21 +117,18 @@ def open_modal(ctx: Any, client: WebClient, trigger_id: str, user: str, question
 
 def register(app: App, ctx: Any, worker: OutboxWorker) -> None:
     answers = DeskAnswers(ctx.db, ctx.settings, common.public_store(ctx))
+    staff = [staff_only(ctx.staff, t("ja", "staff_only"))]
 
     def ack_only(ack: Ack) -> None:
         ack()
 
     # --- the shortcut on a staff reply in a hand-off thread -----------------------------------------
-    @app.shortcut(SHORTCUT)
+    @app.shortcut(SHORTCUT, middleware=staff)
     def from_reply(ack: Ack, body: dict, client: WebClient) -> None:
         ack()
-        user = common.user_of(body)
-        if not common.is_staff(ctx, user, client):
-            log.warning("knowledge_loop: publish shortcut refused for a non-staff user")
-            tell_user(client, body, s("refused"))
-            return
+        user = user_of(body)
         message = body.get("message") or {}
-        channel = common.channel_of(body)
+        channel = channel_of(body)
         thread = str(message.get("thread_ts") or "")
         handoff = None
         if channel and channel == ctx.settings.desk_channel_id and thread:
@@ -158,16 +145,12 @@ def register(app: App, ctx: Any, worker: OutboxWorker) -> None:
         open_modal(ctx, client, body.get("trigger_id", ""), user, question, answer, {"h": handoff_id})
 
     # --- 「回答する」 on a gap in App Home -------------------------------------------------------------
-    @app.action(ACTION_GAP)
+    @app.action(ACTION_GAP, middleware=staff)
     def from_gap(ack: Ack, body: dict, client: WebClient) -> None:
         ack()
-        user = common.user_of(body)
-        if not common.is_staff(ctx, user, client):
-            log.warning("knowledge_loop: gap answer refused for a non-staff user")
-            tell_user(client, body, s("refused"))
-            return
+        user = user_of(body)
         try:
-            entry_id = int((body.get("actions") or [{}])[0].get("value") or 0)
+            entry_id = int(action_of(body).get("value") or 0)
         except ValueError:
             entry_id = 0
         with ctx.db.session() as session:
@@ -176,7 +159,7 @@ def register(app: App, ctx: Any, worker: OutboxWorker) -> None:
             turn_ref = entry.turn_ref if entry is not None else None
         if not question:
             call_api(client, "views.open", trigger_id=body.get("trigger_id"),
-                       view=info_view(s("publish_title"), s("gap_missing")))
+                       view=common.info_view(s("publish_title"), s("gap_missing")))
             return
         with ctx.db.session() as session:
             hid = session.scalar(select(Handoff.id).join(ConversationTurn, ConversationTurn.id == Handoff.turn_id)
@@ -184,12 +167,7 @@ def register(app: App, ctx: Any, worker: OutboxWorker) -> None:
         open_modal(ctx, client, body.get("trigger_id", ""), user, question, "", {"g": entry_id, "h": hid})
 
     # --- the submission ---------------------------------------------------------------------------
-    def check_submission(ack: Ack, body: dict, view: dict, client: WebClient) -> None:
-        user = common.user_of(body)
-        if not common.is_staff(ctx, user, client):
-            log.warning("knowledge_loop: approval refused for a non-staff user")
-            ack(response_action="errors", errors={"answer": s("refused")})
-            return
+    def check_submission(ack: Ack, view: dict) -> None:
         question, answer = _values(view)
         errors = {}
         for block, value, limit in (("question", question, MAX_QUESTION), ("answer", answer, MAX_ANSWER)):
@@ -200,12 +178,10 @@ def register(app: App, ctx: Any, worker: OutboxWorker) -> None:
         if errors:
             ack(response_action="errors", errors=errors)
             return
-        ack(response_action="update", view=info_view(s("publish_title"), s("publishing")))
+        ack(response_action="update", view=common.info_view(s("publish_title"), s("publishing")))
 
     def approve(body: dict, view: dict, client: WebClient) -> None:
-        user = common.user_of(body)
-        if not common.is_staff(ctx, user, client):
-            return  # refused in the ack
+        user = user_of(body)
         question, answer = _values(view)
         if not question or not answer:
             return
@@ -215,12 +191,12 @@ def register(app: App, ctx: Any, worker: OutboxWorker) -> None:
             published = answers.approve(question, answer, user, turn_ref=turn.ref if turn is not None else None)
         except DeskAnswerError as exc:
             call_api(client, "views.update", view_id=view.get("id"),
-                       view=info_view(s("publish_title"), s("publish_failed", reason=str(exc))))
+                       view=common.info_view(s("publish_title"), s("publish_failed", reason=str(exc))))
             return
         except Exception as exc:  # noqa: BLE001 - the staff member must hear back
             log.exception("knowledge_loop: approval failed (%s)", type(exc).__name__)
             call_api(client, "views.update", view_id=view.get("id"),
-                       view=info_view(s("publish_title"), s("publish_failed", reason=type(exc).__name__)))
+                       view=common.info_view(s("publish_title"), s("publish_failed", reason=type(exc).__name__)))
             return
         common.reload_engine(ctx)
         log.info("knowledge_loop: %s approved", published.answer_id)
@@ -234,21 +210,16 @@ def register(app: App, ctx: Any, worker: OutboxWorker) -> None:
                 args["thread_ts"] = turn.thread_ts
             common.queue_notice(ctx.db, worker, f"loop-told:{published.answer_id}", args)
             text += "\n\n" + s("published_told")
-        call_api(client, "views.update", view_id=view.get("id"), view=info_view(s("publish_title"), text))
+        call_api(client, "views.update", view_id=view.get("id"), view=common.info_view(s("publish_title"), text))
 
-    app.view(MODAL)(ack=check_submission, lazy=[approve])
-    app.view(INFO)(ack_only)
+    app.view(MODAL, middleware=[staff_only(ctx.staff, t("ja", "staff_only"), field="answer")])(
+        ack=check_submission, lazy=[approve])
+    app.view(common.INFO)(ack_only)
 
     # --- withdrawal from App Home ------------------------------------------------------------------
     def withdraw(body: dict, client: WebClient) -> None:
-        from bot.knowledge_loop.slack.home import refresh_home
-
-        user = common.user_of(body)
-        if not common.is_staff(ctx, user, client):
-            log.warning("knowledge_loop: withdrawal refused for a non-staff user")
-            tell_user(client, body, s("refused"))
-            return
-        answer_id = str((body.get("actions") or [{}])[0].get("value") or "")
+        user = user_of(body)
+        answer_id = str(action_of(body).get("value") or "")
         try:
             answers.withdraw(answer_id, user)
         except DeskAnswerError as exc:
@@ -256,6 +227,6 @@ def register(app: App, ctx: Any, worker: OutboxWorker) -> None:
         else:
             common.reload_engine(ctx)
             log.info("knowledge_loop: %s withdrawn", answer_id)
-        refresh_home(ctx, client, user)
+        ctx.refresh_home(client, user)
 
-    app.action(ACTION_WITHDRAW)(ack=ack_only, lazy=[withdraw])
+    app.action(ACTION_WITHDRAW, middleware=staff)(ack=ack_only, lazy=[withdraw])

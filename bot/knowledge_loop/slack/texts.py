@@ -7,7 +7,6 @@ language of its own question (polite Japanese by default, English when it wrote 
 from __future__ import annotations
 
 STAFF: dict[str, str] = {
-    "refused": "この操作は公民連携デスクの職員のみが行えます。",
     "publish_title": "回答として公開",
     "publish_submit": "公開する",
     "cancel": "キャンセル",

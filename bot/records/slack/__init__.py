@@ -18,18 +18,46 @@ Log lines carry record numbers, statuses and error codes only — never names, e
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App
+from slack_sdk import WebClient
 
+from bot.city import CityProfile
+from bot.config import Settings
+from bot.db import Database
 from bot.records import blocks as rb
-from bot.records.slack import desk, drafts, home
-from bot.records.slack.runtime import RecordsRuntime, make_runtime
+from bot.records.outbox import OutboxWorker
+from bot.records.service import RecordService
+from bot.records.slack import delivery, desk, drafts, home
+from bot.records.slack.runtime import InBackground, RecordsRuntime
 
 if TYPE_CHECKING:
     from bot.slack.services import Services
 
 log = logging.getLogger("bot.records.slack")
+
+
+def make_runtime(settings: Settings, db: Database, client: WebClient, city: CityProfile, *,
+                 is_staff: Callable[..., bool] | None = None, precedents: Any = None,
+                 **worker_kw: Any) -> RecordsRuntime:
+    """Service + outbox worker delivering through ``client`` (not started).
+
+    ``precedents`` (a ``PrecedentSpace``) is told about every saved or deleted record, in the
+    background, and answers the desk card's similar precedents.  ``worker_kw`` tunes polling and
+    backoff.
+    """
+    listeners = [InBackground(precedents)] if precedents is not None else []
+    service = RecordService(db, settings, city=city, listeners=listeners)
+    holder: dict[str, RecordsRuntime] = {}
+    worker = OutboxWorker(db, {kind: (lambda job, fn=fn: fn(holder["rt"], job))
+                               for kind, fn in delivery.HANDLERS.items()}, **worker_kw)
+    rt = RecordsRuntime(settings=settings, db=db, city=city, client=client, service=service, worker=worker,
+                        is_staff=is_staff, precedents=precedents)
+    holder["rt"] = rt
+    service.on_queued = worker.kick
+    return rt
 
 
 def register(app: App, services: Services, *, worker_options: dict[str, Any] | None = None) -> RecordsRuntime:
@@ -42,7 +70,7 @@ def register(app: App, services: Services, *, worker_options: dict[str, Any] | N
     services.refresh_home = lambda client, user: home.publish_home(rt, client, user)
     rt.home_sections = lambda user, client: services.home_sections(user, client) if services.home_sections else []
     drafts.register(app, rt)
-    desk.register(app, rt)
+    desk.register(app, rt, services.staff)
     home.register(app, rt)
 
     @app.view(rb.INFO_CALLBACK)

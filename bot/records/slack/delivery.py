@@ -18,6 +18,7 @@ from bot.records.fields import STAFF_STATUSES
 from bot.records.models import OutboxMessage
 from bot.records.outbox import Defer, OutboxJob, enqueue
 from bot.records.views import RecordView
+from bot.slack.kit import section
 from bot.slack.texts import t
 
 if TYPE_CHECKING:
@@ -148,7 +149,7 @@ def _deliver_pointer(rt: RecordsRuntime, job: OutboxJob) -> None:
         return
     text = t(record.language, "private_pointer")
     rt.client.chat_postMessage(channel=record.channel_id, thread_ts=record.thread_ts, text=text,
-                               blocks=[rb.section(text)], unfurl_links=False)
+                               blocks=[section(text)], unfurl_links=False)
 
 
 HANDLERS = {

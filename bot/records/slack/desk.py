@@ -1,7 +1,7 @@
 """The desk's steps on a card: status buttons and the note a step needs (department, reason, request).
 
-Every click and every submission is checked against the staff directory on the server; a refused
-click changes nothing.  Replies in the card's thread are staff notes: nothing here listens to them,
+Every click and every submission is checked against the staff directory on the server
+(:func:`bot.slack.staff.staff_only`); a refused click changes nothing.  Replies in the card's thread are staff notes: nothing here listens to them,
 so nothing can forward them to a business.
 """
 
@@ -20,27 +20,26 @@ from bot.records.slack.runtime import RecordsRuntime
 from bot.records.views import NotAllowed, RecordNotFound
 from bot.slack.escape import escape
 from bot.slack.sealed import seal_view_meta, view_meta
+from bot.slack.staff import StaffDirectory, staff_only
 from bot.slack.texts import t
 from bot.slack.web import tell_user
 
 log = logging.getLogger("bot.records.slack")
 
 
-def register(app: App, rt: RecordsRuntime) -> None:
-    """The status buttons and the status-note modal."""
+def register(app: App, rt: RecordsRuntime, staff: StaffDirectory) -> None:
+    """The status buttons and the status-note modal, for staff only."""
+    refusal = t("ja", "staff_only_status")
 
     # --- the desk's steps -----------------------------------------------------------------------
-    @app.action(re.compile("^" + re.escape(rb.ACTION_STATUS_PREFIX) + r"[a-z_]+$"))
+    @app.action(re.compile("^" + re.escape(rb.ACTION_STATUS_PREFIX) + r"[a-z_]+$"),
+                middleware=[staff_only(staff, refusal)])
     def status_button(ack: Ack, body: dict, client: WebClient) -> None:
         ack()
         user = body["user"]["id"]
         action = (body.get("actions") or [{}])[0]
         to_status = action["action_id"][len(rb.ACTION_STATUS_PREFIX):]
         record_id = str(action.get("value") or "")
-        if not rt.is_staff(user, client):
-            log.warning("records: status button refused for a non-staff user (%s)", record_id)
-            tell_user(client, body, t("ja", "staff_only_status"))
-            return
         if to_status in STATUS_NOTE:
             client.views_open(trigger_id=body["trigger_id"],
                               view=rb.status_note_modal(record_id, to_status,
@@ -56,14 +55,10 @@ def register(app: App, rt: RecordsRuntime) -> None:
             log.error("records: status change not saved (%s)", type(exc).__name__)
             tell_user(client, body, t("ja", "db_error_staff"))
 
-    @app.view(rb.STATUS_NOTE_CALLBACK)
-    def status_note(ack: Ack, body: dict, view: dict, client: WebClient) -> None:
+    @app.view(rb.STATUS_NOTE_CALLBACK, middleware=[staff_only(staff, refusal, field="note")])
+    def status_note(ack: Ack, body: dict, view: dict) -> None:
         user = body["user"]["id"]
         meta = view_meta(rt.settings, view, user)
-        if not rt.is_staff(user, client):
-            log.warning("records: status note refused for a non-staff user")
-            ack(response_action="errors", errors={"note": t("ja", "staff_only_status")})
-            return
         values = (view.get("state") or {}).get("values") or {}
         note = (((values.get("note") or {}).get(rb.INPUT_ACTION) or {}).get("value") or "").strip()
         if not note:

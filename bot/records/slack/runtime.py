@@ -1,6 +1,6 @@
 """What the records feature runs on: its service, its outbox worker and where it delivers.
 
-One :class:`RecordsRuntime` per Slack app, made by :func:`make_runtime` and kept on the
+One :class:`RecordsRuntime` per Slack app, made by ``bot.records.slack.make_runtime`` and kept on the
 application object (``services.records``), so tests and the App Home reach the same worker the
 listeners use.  A process without the Slack app (a CLI drain) can make one too.
 """
@@ -72,26 +72,3 @@ class RecordsRuntime:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop delivering (what is queued stays queued for the next start)."""
         self.worker.stop(timeout=timeout)
-
-
-def make_runtime(settings: Settings, db: Database, client: WebClient, city: CityProfile, *,
-                 is_staff: Callable[..., bool] | None = None, precedents: Any = None,
-                 **worker_kw: Any) -> RecordsRuntime:
-    """Service + outbox worker delivering through ``client`` (not started).
-
-    ``precedents`` (a ``PrecedentSpace``) is told about every saved or deleted record, in the
-    background, and answers the desk card's similar precedents.  ``worker_kw`` tunes polling and
-    backoff.
-    """
-    from bot.records.slack import delivery
-
-    listeners = [InBackground(precedents)] if precedents is not None else []
-    service = RecordService(db, settings, city=city, listeners=listeners)
-    holder: dict[str, RecordsRuntime] = {}
-    worker = OutboxWorker(db, {kind: (lambda job, fn=fn: fn(holder["rt"], job))
-                               for kind, fn in delivery.HANDLERS.items()}, **worker_kw)
-    rt = RecordsRuntime(settings=settings, db=db, city=city, client=client, service=service, worker=worker,
-                        is_staff=is_staff, precedents=precedents)
-    holder["rt"] = rt
-    service.on_queued = worker.kick
-    return rt
