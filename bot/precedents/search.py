@@ -2,7 +2,9 @@
 
 One result per case (never per chunk): chunk hits are grouped by document, and each case is shown
 with what staff need to judge it at a glance — partner, city, year, scheme, a one-line summary and,
-where the case states them, the resources the city and the business provided.
+where the case states them, the resources the city and the business provided.  That profile does not
+depend on the query: ingest derives it once per document (``ingest.profiles``) and stores it in the
+manifest, and this module only reads it (``KnowledgeIndex.profiles``).
 
 Ranking is hybrid: e5 cosine and BM25 are turned into ranks over the union of both spaces and fused
 (reciprocal rank fusion), so a case found by an exact term (``企業版ふるさと納税``) and one found by
