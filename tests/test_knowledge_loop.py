@@ -206,3 +206,69 @@ def test_ppp_desk_ingest_into_a_rebuilt_store_brings_the_approved_answers_back(s
     assert args.handler(args, fresh) == 0
     assert "approved desk answers: 1 in the knowledge base (1 re-published, 0 removed)" in capsys.readouterr().out
     assert published.doc_id in ChunkStore(fresh).documents()
+
+
+SNOW = [["除雪ボランティア制度のご案内", "この資料は市の除雪ボランティア制度を説明します。"],
+        ["登録の受付", "除雪ボランティアの登録は、市民協働推進課で毎年十月から受け付けています。"]]
+
+
+def _add_from_slack(settings, db, store, file_id: str, title: str):
+    """What 「ナレッジに追加」 does once the file is downloaded: kept, loaded, stored, audited."""
+    from _docs import text_pdf
+
+    from bot.knowledge_loop import documents
+
+    path = documents.stored_path(settings, file_id, f"{file_id}.pdf")
+    path.parent.mkdir(parents=True)
+    text_pdf(path, SNOW, title=title)
+    return documents.add(settings, db, store, documents.load_stored(settings, path, file_id, path.stem), "U_STAFF")
+
+
+def test_documents_added_from_slack_come_back_after_ingest_into_a_new_data_dir(small_kb, tmp_path, capsys) -> None:
+    """Kept files and the audit bring the added documents back; a removed one stays out, even from an old copy."""
+    from bot.cli import build_parser
+    from bot.knowledge_loop import documents
+    from ingest.store import ChunkStore
+
+    settings = small_kb.model_copy(update={"data_dir": tmp_path / "data",
+                                           "database_url": f"sqlite:///{tmp_path / 'desk.db'}"})
+    shutil.copytree(small_kb.data_dir, settings.data_dir)
+    db = Database(settings.db_url)
+    store = ChunkStore(settings)
+    kept = _add_from_slack(settings, db, store, "F0KEEP001", "除雪ボランティア制度の案内")
+    gone = _add_from_slack(settings, db, store, "F0GONE001", "古い案内")
+    assert {kept.doc_id, gone.doc_id} <= set(store.documents())
+    assert [d.doc_id for d in documents.added(settings, db)] == [kept.doc_id, gone.doc_id]
+    old_copy = tmp_path / "old-data"  # the data dir as it was before the removal (store and files)
+    shutil.copytree(settings.data_dir, old_copy)
+    assert documents.remove(settings, db, store, gone.doc_id, "U_STAFF") is not None
+    assert not (documents.files_dir(settings) / "F0GONE001").exists()
+    assert [d.doc_id for d in documents.added(settings, db)] == [kept.doc_id]
+    DeskAnswers(db, settings, store).sync()  # the desk answers' sync leaves Slack documents alone
+    assert [d.doc_id for d in documents.in_store(store)] == [kept.doc_id]
+
+    # A new data dir holding only a copy of slack_files, taken before the removal: the kept one comes back.
+    fresh = settings.model_copy(update={"data_dir": tmp_path / "new-data"})
+    shutil.copytree(old_copy / "slack_files", documents.files_dir(fresh))
+    args = build_parser().parse_args(["ingest", "-q"])
+    assert args.handler(args, fresh) == 0
+    out = capsys.readouterr().out
+    assert "documents added from Slack: 1 in the knowledge base (1 re-published, 0 removed)" in out, out
+    docs = ChunkStore(fresh).documents()
+    assert gone.doc_id not in docs
+    back = docs[kept.doc_id]
+    assert (back.title, back.doc_type, back.file_hash, back.source_path) == (
+        kept.title, kept.doc_type, kept.file_hash, kept.source_path)
+    assert len(back.chunk_ids) == len(kept.chunk_ids)
+
+    # The old data dir still has the removed document in its store: ingest takes it out.
+    old = settings.model_copy(update={"data_dir": old_copy})
+    assert args.handler(args, old) == 0
+    assert "documents added from Slack: 1 in the knowledge base (0 re-published, 1 removed)" in capsys.readouterr().out
+    assert [d.doc_id for d in documents.in_store(ChunkStore(old))] == [kept.doc_id]
+
+    # Without the kept file the operator is told which document could not come back.
+    bare = settings.model_copy(update={"data_dir": tmp_path / "bare-data"})
+    assert args.handler(args, bare) == 0
+    assert "0 in the knowledge base (0 re-published, 0 removed); ! 1 without their file in slack_files/ (F0KEEP001)" \
+        in capsys.readouterr().out

@@ -47,8 +47,8 @@ class Operator:
             assert done.returncode == 0, f"{argv}: {done.stdout}\n{done.stderr}"
         return done
 
-    def seed(self) -> dict[str, str]:
-        done = subprocess.run([sys.executable, str(SEED)], cwd=self.cwd, env=self.env, capture_output=True,
+    def seed(self, *what: str) -> dict[str, str]:
+        done = subprocess.run([sys.executable, str(SEED), *what], cwd=self.cwd, env=self.env, capture_output=True,
                               text=True, timeout=300)
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
@@ -57,6 +57,7 @@ class Operator:
         """What the desk sees: the records, their audit history, and a precedent search."""
         found = json.loads(self("precedents", "雪道の自動運転バス", "--json").stdout)
         return {"records": json.loads(self("records", "list", "--json").stdout),
+                "sources": sorted(d["doc_id"] for d in json.loads(self("sources", "--json").stdout)),
                 "audit": self("records", "export", "--audit", "--format", "json").stdout,
                 "precedents": [(p["title"], p["record_id"]) for p in found["results"] if p["kind"] == "record"]}
 
@@ -82,13 +83,19 @@ def _go_through_it(op: Operator, wipe) -> None:
     doc = op("doctor", "--offline").stdout
     assert "- slack: not checked (--offline); not configured" in doc and "✗" not in doc and doc.count("✓") >= 3, doc
     ids = op.seed()
+    docs = op.seed("documents")  # one document added from Slack and kept, one added and removed
     before = op.seen()
     assert {ids["a"], ids["b"]} <= {r["id"] for r in before["records"]}
     assert ("雪道の自動運転バス実証", ids["a"]) in before["precedents"]
+    assert docs["kept"] in before["sources"] and docs["gone"] not in before["sources"]
     out = op("backup", str(op.cwd / "backup")).stdout
-    assert "internal precedents: 2 passages" in out, out
+    assert "internal precedents: 2 passages" in out and "documents added from Slack: 1 files" in out, out
+    info = json.loads((op.cwd / "backup" / "backup.json").read_text("utf-8"))
+    assert info["slack_files"]["files"] == ["F0KEEP001/F0KEEP001.pdf"]
     wipe()
     restored = op("restore", str(op.cwd / "backup")).stdout
+    assert "documents added from Slack: 1 files copied back" in restored, restored
+    assert "documents added from Slack: 1 in the knowledge base (1 re-published, 0 removed)" in restored, restored
     assert "public knowledge matches the backup's manifest" in restored, restored
     assert op.seen() == before
     op("backup", str(op.cwd / "again"))
@@ -165,6 +172,11 @@ def test_an_older_backup_comes_back_at_its_revision_and_migrate_upgrades_it(tmp_
     engine.dispose()
     report = ops_backup.backup(settings, tmp_path / "old")
     assert report.info["database"]["revisions"] == ["0002"]
+    info_file = tmp_path / "old" / ops_backup.INFO_FILE  # as written before Slack files were backed up
+    info = json.loads(info_file.read_text("utf-8"))
+    assert info.pop("slack_files") == {"directory": "slack_files", "files": [], "bytes": 0}
+    info_file.write_text(json.dumps(info), "utf-8")
+    assert not (tmp_path / "old" / ops_backup.SLACK_FILES_DIR).exists()
     shutil.rmtree(settings.data_dir)
     lines = ops_backup.restore(settings, tmp_path / "old", run_ingest=False).lines
     assert any("run `ppp-desk migrate`" in line for line in lines), lines

@@ -56,11 +56,10 @@ def ingest_command(args: argparse.Namespace, settings: Settings) -> int:
         _print_ingest_report(stop.report, interrupted=True)
         return 130
     _print_ingest_report(report)
-    from bot.knowledge_loop.desk_answers import sync_published
+    from bot.knowledge_loop.rebuild import sync_published
 
-    synced = sync_published(settings)  # a rebuilt store gets the desk's approved answers back
-    if synced:
-        print(f"ingest: {synced}")
+    for line in sync_published(settings):  # a rebuilt store gets the desk's answers and documents back
+        print(f"ingest: {line}")
     return 0 if report.ok else 1
 
 

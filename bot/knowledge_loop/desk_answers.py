@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from bot.config import Settings
 from bot.db import Database, utcnow
 from bot.engine.evidence import DESK_ANSWER_TYPE
+from bot.knowledge_loop.documents import FILES_PREFIX
 from bot.knowledge_loop.mask import mask_personal
 from bot.knowledge_loop.models import DeskAnswer, LoopAudit
 from ingest.loaders import LoadedDocument
@@ -29,8 +30,6 @@ DOC_TYPE = DESK_ANSWER_TYPE
 MAX_QUESTION = 500
 MAX_ANSWER = 4000
 ORG = "〔事業者〕"
-# Documents staff added from Slack (「ナレッジに追加」) share the application's prefix but are not answers.
-FILES_PREFIX = f"{PUBLISHED_PREFIX}files/"
 
 
 class DeskAnswerError(ValueError):
@@ -132,6 +131,8 @@ class DeskAnswers:
     def sync(self) -> tuple[int, int]:
         """Publish approved answers the store lacks and remove withdrawn ones (after a rebuild or restore).
 
+        Documents added from Slack share the prefix and are left alone (``documents.sync`` keeps them).
+
         Returns (published, removed).
         """
         stored = {d for d in self.store.documents()
@@ -145,21 +146,3 @@ class DeskAnswers:
         removed = sum(1 for did in stored - set(active) if remove_document(self.settings, self.store, did))
         return published, removed
 
-
-def sync_published(settings: Settings) -> str | None:
-    """Re-publish approved answers after ``ingest`` or ``restore`` rebuilt the public store.
-
-    Returns one line for the command's report, or ``None`` when there is no up-to-date database
-    (a fresh demo has none; an out-of-date one is reported by ``doctor`` and ``migrate``).
-    """
-    from bot.ops.migrate import problem
-
-    if problem(settings) is not None:
-        return None
-    db = Database(settings.db_url, run_migrations=False)
-    try:
-        published, removed = DeskAnswers(db, settings).sync()
-        active = len(DeskAnswers(db, settings).active())
-    finally:
-        db.dispose()
-    return f"approved desk answers: {active} in the knowledge base ({published} re-published, {removed} removed)"

@@ -10,10 +10,13 @@ Backed up (a directory of plain files an operator can inspect, copy off-host and
 - ``internal.jsonl`` — the internal precedent collection (ids, texts, metadata and vectors, so a
   restore does not re-embed);
 - ``ingest-manifest.json`` — which documents the public store held (file hashes, chunk counts);
+- ``slack_files/`` — the files staff added to the knowledge from Slack (「ナレッジに追加」), as kept
+  under ``PPP_DATA_DIR/slack_files``; only when there are any;
 - ``backup.json`` — what the directory holds: format, time, database kind and revisions, counts.
 
 Not backed up: the public knowledge store.  It is derived from ``knowledge/`` and rebuilt by
-``ingest`` (``restore`` runs it, then compares with the backed-up manifest).
+``ingest`` (``restore`` copies ``slack_files/`` back, runs it, puts the approved answers and the
+Slack-added documents back in, then compares with the backed-up manifest).
 
 A restore goes onto an empty database and an empty internal collection only; anything else is
 refused with one line, so a restore can never merge two histories.  The database comes back at
@@ -47,6 +50,7 @@ SQLITE_FILE = "database.sqlite"
 TABLES_DIR = "tables"
 INTERNAL_FILE = "internal.jsonl"
 INGEST_MANIFEST_FILE = "ingest-manifest.json"
+SLACK_FILES_DIR = "slack_files"
 VERSION_TABLE = "alembic_version"
 _BATCH = 500
 
@@ -275,6 +279,34 @@ def dump_ingest_manifest(settings: Settings) -> list[dict[str, Any]]:
     return sorted((dict(m) for m in metas), key=lambda m: str(m.get("doc_id", "")))
 
 
+# --- documents added from Slack: their kept files -------------------------------------------------------
+def _files_under(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+
+
+def copy_slack_files(settings: Settings, out: Path) -> dict[str, Any]:
+    """Copy ``PPP_DATA_DIR/slack_files`` into ``out`` (nothing when it is empty); what was copied."""
+    from bot.knowledge_loop.documents import files_dir
+
+    source = files_dir(settings)
+    found = _files_under(source)
+    if found:
+        shutil.copytree(source, out)
+    return {"directory": out.name, "files": [p.relative_to(source).as_posix() for p in found],
+            "bytes": sum(p.stat().st_size for p in found)}
+
+
+def restore_slack_files(settings: Settings, directory: Path, info: dict[str, Any]) -> tuple[int, list[str]]:
+    """Copy the backed-up Slack files back into ``PPP_DATA_DIR/slack_files``; (copied, missing from the backup)."""
+    from bot.knowledge_loop.documents import files_dir
+
+    source = directory / (info.get("directory") or SLACK_FILES_DIR)
+    if source.is_dir():
+        shutil.copytree(source, files_dir(settings), dirs_exist_ok=True)
+    there = {p.relative_to(source).as_posix() for p in _files_under(source)}
+    return len(there), sorted(set(info.get("files") or ()) - there)
+
+
 # --- backup --------------------------------------------------------------------------------------------
 @dataclass
 class BackupReport:
@@ -289,6 +321,8 @@ class BackupReport:
                 f"{len(db['tables'])} tables, {rows} rows "
                 f"({', '.join(f'{k} {v}' for k, v in sorted(db['tables'].items()) if v)})",
                 f"  internal precedents: {self.info['internal']['chunks']} passages",
+                f"  documents added from Slack: {len(self.info['slack_files']['files'])} files "
+                f"({self.info['slack_files']['bytes']} bytes)",
                 f"  ingest manifest: {len(self.info['ingest']['documents'])} documents "
                 "(the public store itself is rebuilt from the knowledge directory by ingest)"]
 
@@ -315,12 +349,14 @@ def backup(settings: Settings, directory: Path) -> BackupReport:
     finally:
         engine.dispose()
     internal = dump_internal(settings, directory / INTERNAL_FILE)
+    slack_files = copy_slack_files(settings, directory / SLACK_FILES_DIR)
     manifest = dump_ingest_manifest(settings)
     (directory / INGEST_MANIFEST_FILE).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), "utf-8")
     info = {"format": FORMAT, "format_version": FORMAT_VERSION, "created_at": datetime.now(UTC).isoformat(),
             "database": {"backend": backend, "url": mask_url(url), "revisions": revisions, "tables": counts,
                          "sqlite_file": SQLITE_FILE if path is not None else None},
             "internal": internal,
+            "slack_files": slack_files,
             "ingest": {"collection": settings.collection,
                        "documents": {m.get("doc_id"): m.get("file_hash") for m in manifest}}}
     (directory / INFO_FILE).write_text(json.dumps(info, ensure_ascii=False, indent=1), "utf-8")
@@ -420,6 +456,12 @@ def restore(settings: Settings, directory: Path, *, run_ingest: bool = True) -> 
                      + ", ".join(f"{k} {got}/{want}" for k, (got, want) in sorted(short.items())))
     passages = restore_internal(settings, directory / INTERNAL_FILE, info.get("internal") or {})
     lines.append(f"  internal precedents: {passages} passages")
+    if "slack_files" in info:  # older backups have none: they restore as before
+        copied, lost = restore_slack_files(settings, directory, info["slack_files"])
+        lines.append(f"  documents added from Slack: {copied} files copied back")
+        if lost:
+            ok = False
+            lines.append(f"  ✗ files missing from the backup's {SLACK_FILES_DIR}/: {', '.join(lost[:5])}")
     backed = info.get("ingest", {}).get("documents") or {}
     shutil.copyfile(directory / INGEST_MANIFEST_FILE, settings.data_dir / "ingest-manifest.restored.json")
     if run_ingest:
@@ -427,11 +469,9 @@ def restore(settings: Settings, directory: Path, *, run_ingest: bool = True) -> 
 
         report = ingest(settings, settings.knowledge_dir, prune=True, progress=False)
         lines.append(f"  public knowledge rebuilt from {settings.knowledge_dir}: {report.summary()}")
-        from bot.knowledge_loop.desk_answers import sync_published
+        from bot.knowledge_loop.rebuild import sync_published
 
-        synced = sync_published(settings)
-        if synced:
-            lines.append(f"  {synced}")
+        lines.extend(f"  {line}" for line in sync_published(settings))
         ok = ok and report.ok
         now = {m.get("doc_id"): m.get("file_hash") for m in dump_ingest_manifest(settings)}
         missing = sorted(set(backed) - set(now))

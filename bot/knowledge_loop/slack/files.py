@@ -3,7 +3,8 @@
 Staff choose the message shortcut ``add_to_knowledge`` on a message with a PDF, DOCX, Markdown or
 HTML file.  The file is fetched with the bot token from its ``url_private`` (only from Slack's own
 hosts, never a URL a message could point elsewhere), kept under ``PPP_DATA_DIR/slack_files`` and
-read with the same loaders and limits as ``ppp-desk ingest``.  A modal previews it — title, type,
+read with the same loaders and limits as ``ppp-desk ingest`` (``bot.knowledge_loop.documents``:
+the kept file and the audit are what brings it back after a rebuild or a restore).  A modal previews it — title, type,
 pages, chunks, and what stops it (encrypted, image-only, over a limit, already in the knowledge) —
 and on confirmation it is put into the public store like an ingested file, audited.  App Home lists
 these documents with 「削除」.  Staff only, checked on the server at every step.
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import shutil
 import urllib.request
 from dataclasses import dataclass, field
@@ -24,8 +24,8 @@ from urllib.parse import urlsplit
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.knowledge_loop.desk_answers import FILES_PREFIX
-from bot.knowledge_loop.models import LoopAudit
+from bot.knowledge_loop import documents
+from bot.knowledge_loop.documents import FILE_ID, doc_id_of, load_stored, stored_path
 from bot.knowledge_loop.slack import common
 from bot.knowledge_loop.slack.texts import s
 from bot.slack import kit
@@ -35,32 +35,16 @@ from bot.slack.staff import staff_only
 from bot.slack.texts import t
 from bot.slack.web import call_api, tell_user
 from ingest.chunking import CHUNK_FORMAT, chunk_document
-from ingest.loaders import SUPPORTED, LoadedDocument, LoadError, load
-from ingest.pipeline import PIPELINE_VERSION, file_hash, load_limits, put_document, remove_document
-from ingest.store import ChunkStore, DocRecord
+from ingest.loaders import SUPPORTED, LoadedDocument, LoadError
+from ingest.pipeline import PIPELINE_VERSION, file_hash
+from ingest.store import ChunkStore
 
 log = logging.getLogger("bot.knowledge_loop.slack")
 
 SHORTCUT = "add_to_knowledge"
 MODAL = "loop_add_document"
 ACTION_REMOVE = "loop_remove_document"
-_FILE_ID = re.compile(r"^F[A-Z0-9]{2,30}$")
-_UNSAFE = re.compile(r"[^\w.\-]+")
 FORMATS = {"pdf": "PDF", "docx": "DOCX", "markdown": "Markdown", "text": "テキスト", "html": "HTML"}
-
-
-def files_dir(settings: Any) -> Path:
-    return Path(settings.data_dir) / "slack_files"
-
-
-def doc_id_of(file_id: str) -> str:
-    return f"{FILES_PREFIX}{file_id}"
-
-
-def slack_documents(store: ChunkStore) -> list[DocRecord]:
-    """Documents added from Slack, newest first."""
-    docs = [r for d, r in store.documents().items() if d.startswith(FILES_PREFIX)]
-    return sorted(docs, key=lambda r: r.ingested_at, reverse=True)
 
 
 def _allowed_hosts(settings: Any) -> set[str]:
@@ -109,14 +93,10 @@ def preview(settings: Any, store: ChunkStore, path: Path, file_id: str, name: st
     """Load and chunk ``path`` with ingest's loaders and limits; nothing is written to the store."""
     out = Preview(title=Path(name).stem, fmt=FORMATS.get(SUPPORTED.get(path.suffix.lower(), ""), path.suffix))
     try:
-        loaded = load(path, path.parent, load_limits(settings))
+        loaded = load_stored(settings, path, file_id, Path(name).stem)
     except LoadError as exc:
         out.problems.append(str(exc))
         return out
-    if loaded.metadata.get("title") in (None, "", path.stem):
-        loaded.metadata["title"] = Path(name).stem
-    loaded.doc_id = doc_id_of(file_id)
-    loaded.metadata.setdefault("source", "slack")
     out.title, out.loaded = str(loaded.metadata["title"]), loaded
     out.pages = loaded.text.count("<!-- page:") or None
     out.chunks = len(chunk_document(loaded, settings.chunk_chars))
@@ -145,20 +125,10 @@ def preview_modal(p: Preview, meta: str) -> dict[str, Any]:
                      submit=s("file_add"), metadata=meta)
 
 
-def _audit(ctx: Any, actor: str, action: str, target: str, note: str) -> None:
-    with ctx.db.session() as session:
-        session.add(LoopAudit(actor=actor, action=action, target=target, note=note[:200]))
-
-
 def register(app: App, ctx: Any) -> None:
 
     store = common.public_store(ctx)
     staff = [staff_only(ctx.staff, t("ja", "staff_only"))]
-
-    def stored_path(file_id: str, name: str) -> Path:
-        suffix = Path(name).suffix.lower()
-        stem = _UNSAFE.sub("_", Path(name).stem)[:80].strip("._") or "document"
-        return files_dir(ctx.settings) / file_id / f"{stem}{suffix}"
 
     @app.shortcut(SHORTCUT, middleware=staff)
     def add_from_message(ack: Ack, body: dict, client: WebClient) -> None:
@@ -168,7 +138,7 @@ def register(app: App, ctx: Any) -> None:
             tell_user(client, body, s("file_desk_only"))
             return
         files = [f for f in (body.get("message") or {}).get("files") or []
-                 if _FILE_ID.match(str(f.get("id") or "")) and Path(str(f.get("name") or "")).suffix.lower() in SUPPORTED]
+                 if FILE_ID.match(str(f.get("id") or "")) and Path(str(f.get("name") or "")).suffix.lower() in SUPPORTED]
         if not files:
             tell_user(client, body, s("file_none"))
             return
@@ -178,7 +148,7 @@ def register(app: App, ctx: Any) -> None:
         file_id = str(files[0]["id"])
         info = (call_api(client, "files.info", file=file_id) or {}).get("file") or {}
         name = str(info.get("name") or files[0].get("name") or "document")
-        path = stored_path(file_id, name)
+        path = stored_path(ctx.settings, file_id, name)
         try:
             url = str(info.get("url_private_download") or info.get("url_private") or "")
             download(ctx.settings, ctx.settings.slack_bot_token or "", url, path)
@@ -203,20 +173,20 @@ def register(app: App, ctx: Any) -> None:
         user = user_of(body)
         meta = common.open_meta(ctx, view, user)
         file_id, name = str(meta.get("f") or ""), str(meta.get("n") or "")
-        p = preview(ctx.settings, store, stored_path(file_id, name), file_id, name) if _FILE_ID.match(file_id) else None
+        p = (preview(ctx.settings, store, stored_path(ctx.settings, file_id, name), file_id, name)
+             if FILE_ID.match(file_id) else None)
         if p is None or p.problems or p.loaded is None:
             reason = "; ".join(p.problems) if p else "metadata"
             call_api(client, "views.update", view_id=view.get("id"),
                        view=common.info_view(s("file_title"), s("file_add_failed", reason=escape(reason))))
             return
         try:
-            record = put_document(ctx.settings, store, p.loaded, f"slack:{file_id}")
+            record = documents.add(ctx.settings, ctx.db, store, p.loaded, user)  # stored, then audited
         except Exception as exc:  # noqa: BLE001 - the staff member must hear back
             log.exception("knowledge_loop: document not added (%s)", type(exc).__name__)
             call_api(client, "views.update", view_id=view.get("id"),
                        view=common.info_view(s("file_title"), s("file_add_failed", reason=type(exc).__name__)))
             return
-        _audit(ctx, user, "add_document", record.doc_id, record.title)
         common.reload_engine(ctx)
         log.info("knowledge_loop: document %s added (%s chunks)", record.doc_id, len(record.chunk_ids))
         call_api(client, "views.update", view_id=view.get("id"), view=common.info_view(
@@ -231,12 +201,7 @@ def register(app: App, ctx: Any) -> None:
     def remove(body: dict, client: WebClient) -> None:
         user = user_of(body)
         doc_id = str(action_of(body).get("value") or "")
-        record = store.documents().get(doc_id) if doc_id.startswith(FILES_PREFIX) else None
-        if record is not None and remove_document(ctx.settings, store, doc_id):
-            _audit(ctx, user, "remove_document", doc_id, record.title)
-            file_id = doc_id[len(FILES_PREFIX):]
-            if _FILE_ID.match(file_id):
-                shutil.rmtree(files_dir(ctx.settings) / file_id, ignore_errors=True)
+        if documents.remove(ctx.settings, ctx.db, store, doc_id, user) is not None:  # audited, file deleted
             common.reload_engine(ctx)
             log.info("knowledge_loop: document %s removed", doc_id)
         ctx.refresh_home(client, user)

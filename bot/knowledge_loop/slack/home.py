@@ -15,10 +15,11 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.knowledge_loop.desk_answers import DeskAnswers
+from bot.knowledge_loop.documents import in_store
 from bot.knowledge_loop.gaps import group
 from bot.knowledge_loop.log import QuestionLog
 from bot.knowledge_loop.slack import common
-from bot.knowledge_loop.slack.files import ACTION_REMOVE, slack_documents
+from bot.knowledge_loop.slack.files import ACTION_REMOVE
 from bot.knowledge_loop.slack.publish import ACTION_GAP, ACTION_WITHDRAW
 from bot.knowledge_loop.slack.texts import s
 from bot.slack import kit
@@ -57,7 +58,7 @@ def staff_blocks(ctx: Any, qlog: QuestionLog) -> list[dict[str, Any]]:
         blocks.append(section(s("home_answers_none")))
 
     blocks.append(kit.header(s("home_files")))
-    docs = slack_documents(common.public_store(ctx))
+    docs = in_store(common.public_store(ctx))
     for doc in docs[:MAX_FILES]:
         blocks.append(section(
             s("home_file_line", title=escape(doc.title), chunks=len(doc.chunk_ids), date=doc.ingested_at[:10]),
