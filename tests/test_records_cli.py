@@ -110,10 +110,18 @@ def test_export_csv_json_and_audit(settings: Settings, seeded: dict, tmp_path: P
     assert len(json.loads(capsys.readouterr().out)) == len(audit) - 1
 
 
-def test_delete_needs_confirmation(settings: Settings, seeded: dict, capsys: pytest.CaptureFixture) -> None:
+def test_delete_needs_confirmation_and_takes_the_record_out_of_precedent_search(
+        settings: Settings, db: Database, seeded: dict, capsys: pytest.CaptureFixture) -> None:
+    from bot.precedents.space import PrecedentSpace
+
+    space = PrecedentSpace(settings)
+    space.record_saved(RecordService(db, settings).get(record_id=seeded["b"]).to_dict())  # indexed as the Slack app would have
+    assert seeded["b"] in {p.record_id for p in space.search("個人の提案", limit=20) if p.record_id}
     assert run(settings, "delete", seeded["b"]) == 2
     assert run(settings, "delete", seeded["b"], "--yes") == 0
     assert run(settings, "show", seeded["b"]) == 1
+    again = PrecedentSpace(settings)  # a fresh process's view of the internal store
+    assert seeded["b"] not in {p.record_id for p in again.search("個人の提案", limit=20) if p.record_id}
 
 
 def test_installed_command_exports_for_the_spreadsheet(settings: Settings, seeded: dict, tmp_path: Path) -> None:

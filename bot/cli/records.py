@@ -15,6 +15,7 @@ from pathlib import Path
 from bot.city import load_city
 from bot.config import Settings
 from bot.ops.migrate import open_current
+from bot.precedents.space import PrecedentSpace
 from bot.records.export import audit_csv, audit_json, records_csv, records_json
 from bot.records.fields import FIELD_NAMES, STATUSES, display_value, field_label, status_label
 from bot.records.service import RecordService
@@ -43,8 +44,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _service(settings: Settings) -> RecordService:
-    # Never migrates: an out-of-date database is refused with one line (bot.ops.migrate).
-    return RecordService(open_current(settings), settings, city=load_city(settings.knowledge_dir))
+    """The records service as the Slack app has it: a deleted record also leaves precedent search.
+
+    Never migrates: an out-of-date database is refused with one line (bot.ops.migrate).  The
+    precedent space opens the internal store only when a record is deleted.
+    """
+    return RecordService(open_current(settings), settings, city=load_city(settings.knowledge_dir),
+                         listeners=[PrecedentSpace(settings)])
 
 
 def _width(text: str) -> int:
