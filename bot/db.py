@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, make_url
@@ -24,6 +24,10 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 class Base(DeclarativeBase):
     """Declarative base for every table; models register here, migrations create them."""
+
+
+# The desk's calendar: dates shown to people and report periods.  Every city this serves is in Japan.
+JST = timezone(timedelta(hours=9), "JST")
 
 
 def utcnow() -> datetime:

@@ -44,6 +44,7 @@ def test_json_counts_the_period_only(settings: Settings, capsys: pytest.CaptureF
     assert (data["questions"], data["answered"], data["abstained"]) == (2, 1, 1)
     assert (data["thumbs_up"], data["handoffs"]) == (1, 1)
     assert data["answered_share"] == 0.5
+    assert data["since"] == f"{since}T00:00:00+09:00"
     assert "yamada@example.co.jp" not in json.dumps(data, ensure_ascii=False)
 
 
@@ -62,6 +63,8 @@ def test_csv_file_has_a_bom_japanese_headers_and_no_formulas(settings: Settings,
 
 def test_text_report_and_bad_dates(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     since = (datetime.now(UTC) - timedelta(days=7)).date().isoformat()
+    assert report(settings, "--since", "2026-11-01", "--until", "2026-11-30") == 0
+    assert "期間: 2026-11-01 〜 2026-11-30" in capsys.readouterr().out  # the days asked for, in Japan time
     assert report(settings, "--since", since) == 0
     assert "質問 2 件" in capsys.readouterr().out
     assert report(settings, "--since", "2026-13-01") == 2

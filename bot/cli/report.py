@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from bot.config import Settings
-from bot.records.views import JST
+from bot.db import JST
 from bot.terminal import inert, inert_json
 
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, select
 
 from bot import spreadsheet
-from bot.db import Database
+from bot.db import JST, Database
 from bot.knowledge_loop.gaps import group
 from bot.knowledge_loop.models import QuestionLogEntry
 from bot.records.fields import status_label
@@ -48,8 +48,11 @@ class Figures:
 
 
 def figures(db: Database, since: datetime, until: datetime) -> Figures:
-    """Figures for questions asked and drafts submitted in [since, until)."""
-    out = Figures(since=since.isoformat(), until=until.isoformat())
+    """Figures for questions asked and drafts submitted in [since, until) (aware datetimes).
+
+    The period is reported in Japan time, the desk's own calendar.
+    """
+    out = Figures(since=since.astimezone(JST).isoformat(), until=until.astimezone(JST).isoformat())
     q = QuestionLogEntry
     in_window = (q.asked_at >= since) & (q.asked_at < until)
     with db.session() as s:
@@ -104,7 +107,8 @@ def to_csv(f: Figures) -> str:
 
 
 def to_text(f: Figures) -> str:
-    lines = [f"期間: {f.since[:10]} 〜 {f.until[:10]}",
+    last_day = (datetime.fromisoformat(f.until) - timedelta(microseconds=1)).date()  # the end is exclusive
+    lines = [f"期間: {f.since[:10]} 〜 {last_day.isoformat()}",
              f"質問 {f.questions} 件（回答 {f.answered}・回答率 {f.answered_share:.0%}、記載なし {f.abstained}、"
              f"お断り {f.refused}）",
              f"👍 {f.thumbs_up} / 👎 {f.thumbs_down}、担当者への引き継ぎ {f.handoffs} 件",

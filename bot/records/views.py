@@ -7,13 +7,13 @@ use a record after the transaction that read it has closed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
+from bot.db import JST
 from bot.records.fields import FIELD_NAMES, ProposalFields, status_label
 from bot.records.models import ProposalRecord, as_utc
 
 # Record numbers, dates in exports and on cards are in the city's local time.
-JST = timezone(timedelta(hours=9), "JST")
 
 
 class RecordError(Exception):

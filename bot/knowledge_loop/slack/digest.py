@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
 from bot.background import Loop
-from bot.db import utcnow
+from bot.db import JST, utcnow
 from bot.knowledge_loop.log import QuestionLog
 from bot.knowledge_loop.report import figures, to_text
 from bot.knowledge_loop.slack import common
@@ -28,7 +28,6 @@ from bot.slack import kit
 
 log = logging.getLogger("bot.knowledge_loop.slack")
 
-JST = timezone(timedelta(hours=9), "JST")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 GRACE = timedelta(hours=12)
 PURGE_EVERY = timedelta(days=1)

@@ -8,12 +8,13 @@ Non-staff get nothing from here: the blocks hold masked questions, still interna
 from __future__ import annotations
 
 import logging
-from datetime import UTC, timedelta, timezone
+from datetime import UTC
 from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
 
+from bot.db import JST
 from bot.knowledge_loop.desk_answers import DeskAnswers
 from bot.knowledge_loop.documents import in_store
 from bot.knowledge_loop.gaps import group
@@ -27,7 +28,6 @@ from bot.slack.kit import button, escape, section, truncate
 from bot.slack.web import call_api
 
 log = logging.getLogger("bot.knowledge_loop.slack")
-JST = timezone(timedelta(hours=9), "JST")
 MAX_GAPS = 10
 MAX_ANSWERS = 10
 MAX_FILES = 8
