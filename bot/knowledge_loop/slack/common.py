@@ -1,5 +1,6 @@
-"""What every part of the knowledge loop's Slack surface shares: sealed modal metadata, the shared
-store, engine reloads, and the notices outbox (staff checks: ``bot.slack.staff.staff_only``).
+"""What every part of the knowledge loop's Slack surface shares: the one-message modal, the shared
+store, engine reloads, and the notices outbox (staff checks: ``bot.slack.staff.staff_only``; sealed
+modal metadata: ``bot.slack.sealed``).
 
 Only ``settings``, ``db``, ``engine``, ``city``, ``staff`` and ``client`` of the app context are used,
 so the feature keeps working when the context object is reshaped around it.
@@ -7,7 +8,6 @@ so the feature keeps working when the context object is reshaped around it.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -17,7 +17,6 @@ from sqlalchemy.exc import IntegrityError
 from bot.knowledge_loop.slack.texts import s
 from bot.records.outbox import OutboxJob, OutboxWorker, enqueue
 from bot.slack import kit
-from bot.slack.sealed import seal, unseal
 from ingest.store import ChunkStore
 
 log = logging.getLogger("bot.knowledge_loop.slack")
@@ -33,26 +32,13 @@ def info_view(title: str, text: str) -> dict[str, Any]:
     return kit.modal(INFO, title, [kit.section(text)], close=s("close"))
 
 
-def _key(ctx: Any) -> str:
-    return ctx.settings.slack_signing_secret or ctx.settings.slack_bot_token or ""
-
-
-def seal_meta(ctx: Any, user: str, meta: dict[str, Any]) -> str:
-    """Modal metadata sealed for ``user``: a forged submission cannot name another hand-off or file."""
-    return json.dumps(seal(meta, user=user, key=_key(ctx)), ensure_ascii=False)
-
-
-def open_meta(ctx: Any, view: dict[str, Any], user: str) -> dict[str, Any]:
-    return unseal(view.get("private_metadata") or "", user=user, key=_key(ctx))
-
-
 def public_store(ctx: Any) -> ChunkStore:
     """The running engine's own store when it has one (one Chroma client per process), else a new one."""
     store = getattr(getattr(ctx.engine, "index", None), "store", None)
     return store if isinstance(store, ChunkStore) else ChunkStore(ctx.settings)
 
 
-def reload_engine(ctx: Any, answer_pool: Any = None) -> None:
+def reload_engine(ctx: Any) -> None:
     """Make the answering engine see a change to the public store now (other processes: within seconds).
 
     Run on the engine's own thread when we know it, so a reload never races an answer in flight.
@@ -60,7 +46,7 @@ def reload_engine(ctx: Any, answer_pool: Any = None) -> None:
     reload = getattr(ctx.engine, "reload", None)
     if reload is None:
         return
-    pool = answer_pool or getattr(ctx, "answer_pool", None)
+    pool = getattr(ctx, "answer_pool", None)
     try:
         if pool is not None:
             pool.submit(reload).result(timeout=120)

@@ -31,6 +31,7 @@ from bot.knowledge_loop.slack.texts import s
 from bot.slack import kit
 from bot.slack.kit import escape
 from bot.slack.payload import action_of, channel_of, user_of
+from bot.slack.sealed import seal_view_meta, view_meta
 from bot.slack.staff import staff_only
 from bot.slack.texts import t
 from bot.slack.web import call_api, tell_user
@@ -114,7 +115,7 @@ def preview(settings: Any, store: ChunkStore, path: Path, file_id: str, name: st
     return out
 
 
-def preview_modal(p: Preview, meta: str) -> dict[str, Any]:
+def preview_modal(p: Preview, meta: dict[str, Any]) -> dict[str, Any]:
     pages = str(p.pages) if p.pages else "—"
     head = kit.section(s("file_preview", title=escape(p.title), fmt=p.fmt, pages=pages, chunks=p.chunks))
     if p.problems:
@@ -162,7 +163,7 @@ def register(app: App, ctx: Any) -> None:
         p = preview(ctx.settings, store, path, file_id, name)
         if p.problems:
             shutil.rmtree(path.parent, ignore_errors=True)
-        meta = common.seal_meta(ctx, user, {"f": file_id, "n": name})
+        meta = seal_view_meta(ctx.settings, user, {"f": file_id, "n": name})
         if view_id:
             call_api(client, "views.update", view_id=view_id, view=preview_modal(p, meta))
 
@@ -171,7 +172,7 @@ def register(app: App, ctx: Any) -> None:
 
     def add(body: dict, view: dict, client: WebClient) -> None:
         user = user_of(body)
-        meta = common.open_meta(ctx, view, user)
+        meta = view_meta(ctx.settings, view, user)
         file_id, name = str(meta.get("f") or ""), str(meta.get("n") or "")
         p = (preview(ctx.settings, store, stored_path(ctx.settings, file_id, name), file_id, name)
              if FILE_ID.match(file_id) else None)

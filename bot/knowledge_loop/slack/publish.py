@@ -27,6 +27,7 @@ from bot.slack import kit
 from bot.slack.kit import escape
 from bot.slack.models import ConversationTurn, Handoff
 from bot.slack.payload import action_of, channel_of, user_of
+from bot.slack.sealed import seal_view_meta, view_meta
 from bot.slack.staff import staff_only
 from bot.slack.texts import t
 from bot.slack.web import call_api, tell_user
@@ -40,7 +41,7 @@ ACTION_WITHDRAW = "loop_withdraw_answer"
 INPUT = "value"
 
 
-def publish_modal(question: str, answer: str, meta: str) -> dict[str, Any]:
+def publish_modal(question: str, answer: str, meta: dict[str, Any]) -> dict[str, Any]:
     """The modal staff approve from: both texts editable, nothing else from the conversation shown."""
     def field(block_id: str, label: str, hint: str, value: str, limit: int) -> dict[str, Any]:
         element = kit.text_input(INPUT, initial=value, multiline=True, max_length=limit)
@@ -103,7 +104,7 @@ def _handoff_turn(ctx: Any, handoff_id: Any) -> tuple[Handoff | None, Conversati
 def open_modal(ctx: Any, client: WebClient, trigger_id: str, user: str, question: str, answer: str,
                meta: dict[str, Any]) -> None:
     """Open the modal at once (the trigger lasts 3 s); with an LLM configured, fill it in afterwards."""
-    sealed = common.seal_meta(ctx, user, meta)
+    sealed = seal_view_meta(ctx.settings, user, meta)
     if not ctx.settings.llm_model:
         call_api(client, "views.open", trigger_id=trigger_id,
                    view=publish_modal(generalize(question, _glossary(ctx)), answer, sealed))
@@ -185,7 +186,7 @@ def register(app: App, ctx: Any, worker: OutboxWorker) -> None:
         question, answer = _values(view)
         if not question or not answer:
             return
-        meta = common.open_meta(ctx, view, user)
+        meta = view_meta(ctx.settings, view, user)
         handoff, turn = _handoff_turn(ctx, meta.get("h"))
         try:
             published = answers.approve(question, answer, user, turn_ref=turn.ref if turn is not None else None)
