@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.knowledge_loop.slack.texts import s
 from bot.records.outbox import OutboxJob, OutboxWorker, enqueue
 from bot.slack import kit
+from bot.slack.web import call_api
 from ingest.store import ChunkStore
 
 log = logging.getLogger("bot.knowledge_loop.slack")
@@ -30,6 +31,11 @@ INFO = "loop_info"  # the callback of our one-message modals (loading, done, fai
 def info_view(title: str, text: str) -> dict[str, Any]:
     """A modal that only says something (a step of a longer flow, or its outcome)."""
     return kit.modal(INFO, title, [kit.section(text)], close=s("close"))
+
+
+def say_in_modal(client: WebClient, view_id: str | None, title: str, text: str) -> None:
+    """Replace an open modal with a message: the next step of a flow, or how it ended."""
+    call_api(client, "views.update", view_id=view_id, view=info_view(title, text))
 
 
 def public_store(ctx: Any) -> ChunkStore:

@@ -157,8 +157,7 @@ def register(app: App, ctx: Any) -> None:
             reason = str(exc) if isinstance(exc, LoadError) else type(exc).__name__
             log.warning("knowledge_loop: file download failed (%s)", type(exc).__name__)
             if view_id:
-                call_api(client, "views.update", view_id=view_id,
-                           view=common.info_view(s("file_title"), s("file_download_failed", reason=reason)))
+                common.say_in_modal(client, view_id, s("file_title"), s("file_download_failed", reason=reason))
             return
         p = preview(ctx.settings, store, path, file_id, name)
         if p.problems:
@@ -178,20 +177,18 @@ def register(app: App, ctx: Any) -> None:
              if FILE_ID.match(file_id) else None)
         if p is None or p.problems or p.loaded is None:
             reason = "; ".join(p.problems) if p else "metadata"
-            call_api(client, "views.update", view_id=view.get("id"),
-                       view=common.info_view(s("file_title"), s("file_add_failed", reason=escape(reason))))
+            common.say_in_modal(client, view.get("id"), s("file_title"), s("file_add_failed", reason=escape(reason)))
             return
         try:
             record = documents.add(ctx.settings, ctx.db, store, p.loaded, user)  # stored, then audited
         except Exception as exc:  # noqa: BLE001 - the staff member must hear back
             log.exception("knowledge_loop: document not added (%s)", type(exc).__name__)
-            call_api(client, "views.update", view_id=view.get("id"),
-                       view=common.info_view(s("file_title"), s("file_add_failed", reason=type(exc).__name__)))
+            common.say_in_modal(client, view.get("id"), s("file_title"), s("file_add_failed", reason=type(exc).__name__))
             return
         common.reload_engine(ctx)
         log.info("knowledge_loop: document %s added (%s chunks)", record.doc_id, len(record.chunk_ids))
-        call_api(client, "views.update", view_id=view.get("id"), view=common.info_view(
-            s("file_title"), s("file_added", title=escape(record.title), chunks=len(record.chunk_ids))))
+        common.say_in_modal(client, view.get("id"), s("file_title"),
+                            s("file_added", title=escape(record.title), chunks=len(record.chunk_ids)))
 
     app.view(MODAL, middleware=[staff_only(ctx.staff, t("ja", "staff_only"), field="problems")])(
         ack=check_add, lazy=[add])

@@ -191,13 +191,11 @@ def register(app: App, ctx: Any, worker: OutboxWorker) -> None:
         try:
             published = answers.approve(question, answer, user, turn_ref=turn.ref if turn is not None else None)
         except DeskAnswerError as exc:
-            call_api(client, "views.update", view_id=view.get("id"),
-                       view=common.info_view(s("publish_title"), s("publish_failed", reason=str(exc))))
+            common.say_in_modal(client, view.get("id"), s("publish_title"), s("publish_failed", reason=str(exc)))
             return
         except Exception as exc:  # noqa: BLE001 - the staff member must hear back
             log.exception("knowledge_loop: approval failed (%s)", type(exc).__name__)
-            call_api(client, "views.update", view_id=view.get("id"),
-                       view=common.info_view(s("publish_title"), s("publish_failed", reason=type(exc).__name__)))
+            common.say_in_modal(client, view.get("id"), s("publish_title"), s("publish_failed", reason=type(exc).__name__))
             return
         common.reload_engine(ctx)
         log.info("knowledge_loop: %s approved", published.answer_id)
@@ -211,7 +209,7 @@ def register(app: App, ctx: Any, worker: OutboxWorker) -> None:
                 args["thread_ts"] = turn.thread_ts
             common.queue_notice(ctx.db, worker, f"loop-told:{published.answer_id}", args)
             text += "\n\n" + s("published_told")
-        call_api(client, "views.update", view_id=view.get("id"), view=common.info_view(s("publish_title"), text))
+        common.say_in_modal(client, view.get("id"), s("publish_title"), text)
 
     app.view(MODAL, middleware=[staff_only(ctx.staff, t("ja", "staff_only"), field="answer")])(
         ack=check_submission, lazy=[approve])
