@@ -85,7 +85,6 @@ class Services:
     home_sections: HomeSections | None = None  # offered by the knowledge loop
     refresh_home: RefreshHome | None = None  # offered by the records feature (it renders App Home)
     knowledge_loop: Background | None = None  # the knowledge loop's threads (set by that feature)
-    background: list[Background] = field(default_factory=list)  # other features' threads, stopped with the app
     answer_pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=ANSWER_THREADS, thread_name_prefix="ppp-engine"))
 
@@ -106,10 +105,7 @@ class Services:
         return self.answer_pool.submit(self.engine.answer, question, history=history or []).result()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop the background workers (answers' outbox and recovery, records' outbox)."""
-        if self.answers is not None:
-            self.answers.stop(timeout)
-        if self.records is not None:
-            self.records.stop(timeout)
-        for job in self.background:
-            job.stop(timeout)
+        """Stop the background workers (answers' outbox and recovery, records' outbox, the loop's)."""
+        for part in (self.answers, self.records, self.knowledge_loop):
+            if part is not None:
+                part.stop(timeout)

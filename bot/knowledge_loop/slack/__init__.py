@@ -51,8 +51,7 @@ def register(app: App, ctx: Any, *, maintenance_interval_s: float = 60.0) -> Run
     except Exception as exc:  # noqa: BLE001 - an unmigrated table is reported by `serve`'s own check
         log.warning("knowledge_loop: retention purge failed (%s)", type(exc).__name__)
     rt = Runtime(worker, maintenance, qlog)
-    ctx.knowledge_loop = rt
-    ctx.background.append(rt)
+    ctx.knowledge_loop = rt  # stopped with the app (Services.stop)
     worker.start("knowledge-loop-outbox")
     maintenance.start()
     log.info("knowledge_loop: registered (digest %s)", "on" if maintenance.schedule else "off")
