@@ -153,6 +153,24 @@ def manifest_record(loaded: LoadedDocument, chunks: list[Chunk], digest: str, so
                      profile=profile_for(doc_id, loaded.metadata, chunks))
 
 
+def check_chunks(chunks: list[Chunk], settings: Settings) -> list[Chunk]:
+    """``chunks``, or :class:`LoadError` when there are none or more than ``PPP_MAX_CHUNKS``.
+
+    One check for every way into the store: files ingested, documents added without a file.
+    """
+    if not chunks:
+        raise LoadError("no text content after normalization")
+    if len(chunks) > settings.max_chunks:
+        raise LoadError(f"too many chunks ({len(chunks)} > {settings.max_chunks}, PPP_MAX_CHUNKS); "
+                        f"split the document or raise the limit")
+    return chunks
+
+
+def text_hash(text: str) -> str:
+    """The manifest hash of a document that has no file: its text under this pipeline's version."""
+    return hashlib.sha256(f"v{PIPELINE_VERSION}/{CHUNK_FORMAT}/".encode() + text.encode()).hexdigest()
+
+
 def put_document(settings: Settings, store: ChunkStore, loaded: LoadedDocument, source: str) -> DocRecord:
     """Store one document that has no file (an approved answer): chunks, units, vectors, manifest.
 
@@ -161,9 +179,7 @@ def put_document(settings: Settings, store: ChunkStore, loaded: LoadedDocument, 
     """
     if not loaded.doc_id.startswith(PUBLISHED_PREFIX):
         raise ValueError(f"document id {loaded.doc_id!r} must start with {PUBLISHED_PREFIX!r}")
-    chunks = chunk_document(loaded, settings.chunk_chars)
-    if not chunks:
-        raise LoadError("no text content after normalization")
+    chunks = check_chunks(chunk_document(loaded, settings.chunk_chars), settings)
     old = store.documents().get(loaded.doc_id)
     present = store.existing_ids([c.id for c in chunks])
     missing = [c for c in chunks if c.id not in present]
@@ -171,8 +187,7 @@ def put_document(settings: Settings, store: ChunkStore, loaded: LoadedDocument, 
         units, vectors = unit_metadata(missing, store.embeddings)
         store.add_chunks(missing, [{"tokens": " ".join(tokenize(c.context_text())), **u}
                                    for c, u in zip(missing, units, strict=True)], vectors)
-    digest = hashlib.sha256(f"v{PIPELINE_VERSION}/{CHUNK_FORMAT}/".encode() + loaded.text.encode()).hexdigest()
-    record = manifest_record(loaded, chunks, digest, source)
+    record = manifest_record(loaded, chunks, text_hash(loaded.text), source)
     store.commit_documents([record])
     if old:
         store.delete_chunks(set(old.chunk_ids) - set(record.chunk_ids))
@@ -211,12 +226,7 @@ def _prepare(path: Path, doc_id: str, fhash: str, old: DocRecord | None, setting
              store: ChunkStore) -> _Prepared:
     """Load, chunk and tokenize one file; raises :class:`LoadError` (or anything) for that file alone."""
     loaded = load(path, settings.knowledge_dir, load_limits(settings))
-    chunks = chunk_document(loaded, settings.chunk_chars)
-    if not chunks:
-        raise LoadError("no text content after normalization")
-    if len(chunks) > settings.max_chunks:
-        raise LoadError(f"too many chunks ({len(chunks)} > {settings.max_chunks}, PPP_MAX_CHUNKS); "
-                        f"split the document or raise the limit")
+    chunks = check_chunks(chunk_document(loaded, settings.chunk_chars), settings)
     new_ids = [c.id for c in chunks]
     present = store.existing_ids(new_ids)
     missing = [c for c in chunks if c.id not in present]

@@ -12,7 +12,6 @@ these documents with 「削除」.  Staff only, checked on the server at every s
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import shutil
 import urllib.request
@@ -35,9 +34,9 @@ from bot.slack.sealed import seal_view_meta, view_meta
 from bot.slack.staff import staff_only
 from bot.slack.texts import t
 from bot.slack.web import call_api, tell_user
-from ingest.chunking import CHUNK_FORMAT, chunk_document
+from ingest.chunking import chunk_document
 from ingest.loaders import SUPPORTED, LoadedDocument, LoadError
-from ingest.pipeline import PIPELINE_VERSION, file_hash
+from ingest.pipeline import check_chunks, file_hash, text_hash
 from ingest.store import ChunkStore
 
 log = logging.getLogger("bot.knowledge_loop.slack")
@@ -86,10 +85,6 @@ class Preview:
     loaded: LoadedDocument | None = None
 
 
-def _text_digest(text: str) -> str:
-    return hashlib.sha256(f"v{PIPELINE_VERSION}/{CHUNK_FORMAT}/".encode() + text.encode()).hexdigest()
-
-
 def preview(settings: Any, store: ChunkStore, path: Path, file_id: str, name: str) -> Preview:
     """Load and chunk ``path`` with ingest's loaders and limits; nothing is written to the store."""
     out = Preview(title=Path(name).stem, fmt=FORMATS.get(SUPPORTED.get(path.suffix.lower(), ""), path.suffix))
@@ -100,12 +95,13 @@ def preview(settings: Any, store: ChunkStore, path: Path, file_id: str, name: st
         return out
     out.title, out.loaded = str(loaded.metadata["title"]), loaded
     out.pages = loaded.text.count("<!-- page:") or None
-    out.chunks = len(chunk_document(loaded, settings.chunk_chars))
-    if not out.chunks:
-        out.problems.append("no text content after normalization")
-    elif out.chunks > settings.max_chunks:
-        out.problems.append(f"too many chunks ({out.chunks} > {settings.max_chunks}, PPP_MAX_CHUNKS)")
-    hashes = {file_hash(path, settings), _text_digest(loaded.text)}
+    chunks = chunk_document(loaded, settings.chunk_chars)
+    out.chunks = len(chunks)
+    try:
+        check_chunks(chunks, settings)  # the limits `ppp-desk ingest` applies
+    except LoadError as exc:
+        out.problems.append(str(exc))
+    hashes = {file_hash(path, settings), text_hash(loaded.text)}
     for doc_id, rec in store.documents().items():
         if rec.file_hash in hashes and doc_id != loaded.doc_id:
             out.problems.append(s("file_duplicate", title=rec.title))
