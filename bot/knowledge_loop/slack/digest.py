@@ -54,9 +54,9 @@ def last_scheduled(schedule: tuple[int, int, int], now: datetime) -> datetime:
     return at - timedelta(days=7) if at > local else at
 
 
-def digest_blocks(text: str, since: datetime, until: datetime) -> list[dict[str, Any]]:
-    period = f"{since.astimezone(JST):%Y-%m-%d} 〜 {(until - timedelta(seconds=1)).astimezone(JST):%Y-%m-%d}"
-    return [kit.header(s("digest_title")), kit.context(f"{period}　{s('digest_note')}"), kit.preformatted(text)]
+def digest_blocks(text: str) -> list[dict[str, Any]]:
+    """The digest as blocks: ``text`` (``report.to_text``) already opens with its period in Japan time."""
+    return [kit.header(s("digest_title")), kit.context(s("digest_note")), kit.preformatted(text)]
 
 
 class Maintenance:
@@ -92,7 +92,7 @@ class Maintenance:
                 return False
         since = until - timedelta(days=7)
         text = to_text(figures(self.db, since, until))
-        args = {"channel": desk, "text": f"{s('digest_title')}\n{text}", "blocks": digest_blocks(text, since, until),
+        args = {"channel": desk, "text": f"{s('digest_title')}\n{text}", "blocks": digest_blocks(text),
                 "unfurl_links": False}
         queued = common.queue_notice(self.db, self.worker, key, args)
         if queued:
