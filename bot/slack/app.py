@@ -170,7 +170,7 @@ def check_slack(client: WebClient, settings: Settings) -> None:
 
 
 def stop_background(app: App, timeout: float = 5.0) -> None:
-    """Stop the answers' outbox worker and recovery sweeper and the records' outbox (what they hold stays queued)."""
+    """Stop every feature's background threads (Services.stop; what they hold stays queued)."""
     services = getattr(app, _SERVICES_ATTR, None)
     if services is not None:
         services.stop(timeout)
