@@ -58,6 +58,10 @@ EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 DEFAULT_HOST = "0.0.0.0"  # noqa: S104 - Slack must reach the server; put it behind TLS termination
 MAX_BODY_BYTES = 1 << 20  # Slack payloads are a few kB; anything near this is not Slack
+# An oversized body up to this size is read and thrown away before the 413, so the client sees the
+# answer instead of a reset connection (closing with unread bytes makes the kernel send RST); beyond
+# it the connection is simply closed, so no one can make a worker read without bound.
+DRAIN_LIMIT_BYTES = 8 * MAX_BODY_BYTES
 
 # The bounds (per worker).  An ack takes milliseconds (answers run on the app's own pool), so a few
 # threads keep up with Slack; the connection bound caps what idle or slow clients can hold.
@@ -173,10 +177,21 @@ def _read_body(environ: dict[str, Any]) -> tuple[bytes | None, int]:
     if length is not None and length < 0:
         return None, 400
     if length is not None and length > MAX_BODY_BYTES:
+        if length <= DRAIN_LIMIT_BYTES:
+            _discard(environ["wsgi.input"], length)
         return None, 413
     # Without a length (chunked), read one byte past the limit to see whether it is over.
     raw = environ["wsgi.input"].read(MAX_BODY_BYTES + 1 if length is None else length)
     return (None, 413) if len(raw) > MAX_BODY_BYTES else (raw, 0)
+
+
+def _discard(stream: Any, length: int) -> None:
+    """Read ``length`` bytes (or until the client stops) without keeping them."""
+    while length > 0:
+        chunk = stream.read(min(length, 1 << 16))
+        if not chunk:
+            return
+        length -= len(chunk)
 
 
 def _signing_secret(app: App) -> str | None:
