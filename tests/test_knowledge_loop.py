@@ -10,7 +10,7 @@ import pytest
 
 from bot.db import Database
 from bot.knowledge_loop.desk_answers import DeskAnswerError, DeskAnswers, generalize
-from bot.knowledge_loop.gaps import cluster, group
+from bot.knowledge_loop.gaps import closed_by, cluster, group
 from bot.knowledge_loop.log import QuestionLog
 from bot.knowledge_loop.mask import mask_personal
 from bot.knowledge_loop.models import LoopAudit
@@ -187,6 +187,25 @@ def test_gap_groups_are_largest_first(db, engine) -> None:
         log.record(q, outcome="abstained", vector=engine._embed([q])[0])
     gaps = group(log.misses())
     assert gaps[0].count == 2 and gaps[-1].count == 1
+
+
+def test_an_approved_answer_closes_the_gaps_it_answers_and_a_withdrawal_reopens_them(db, engine) -> None:
+    log = QuestionLog(db)
+    ids = {q: log.record(q, outcome="abstained", vector=engine._embed([q])[0], turn_ref=f"t{i}")
+           for i, q in enumerate(["事前相談に料金はかかりますか？", "事前相談って有料ですか？", "駐車場はありますか？",
+                                  "実証実験の期間は最長でどれくらいですか？"])}
+    approved = engine._embed(["事前相談に料金はかかりますか？"])[0]
+    # Said otherwise, the same question closes; the parking question and the trial length do not.
+    closed = closed_by(log.misses(), approved)
+    assert closed == {ids["事前相談に料金はかかりますか？"], ids["事前相談って有料ですか？"]}
+    # The hand-off's own question closes whatever the approved wording became.
+    assert closed_by(log.misses(), None, turn_ref="t3") == {ids["実証実験の期間は最長でどれくらいですか？"]}
+    assert log.close(closed, "DA-0001") == 2
+    assert [g.example for g in group(log.misses())] == ["実証実験の期間は最長でどれくらいですか？", "駐車場はありますか？"]
+    # The monthly report still counts them as missed in their period, and says they are answered now.
+    gaps = figures(db, datetime.now(UTC) - timedelta(days=1), datetime.now(UTC) + timedelta(days=1)).top_gaps
+    assert {k: gaps[0][k] for k in ("count", "addressed")} == {"count": 2, "addressed": 2}
+    assert log.reopen("DA-0001") == 2 and group(log.misses())[0].count == 2
 
 
 def test_ppp_desk_ingest_into_a_rebuilt_store_brings_the_approved_answers_back(small_kb, tmp_path, capsys) -> None:

@@ -184,6 +184,7 @@ def test_unanswered_question_to_handoff_to_approval_to_the_next_business(app: Ru
     today = datetime.now(UTC).date().isoformat()
     title = f"公民連携デスク回答（{today} 承認）"
     assert "DA-0001" in updated_text(stub, "DA-0001")
+    assert log_rows(app)[0].addressed_by == "DA-0001"  # the handed-off question leaves the gap list
 
     # The business is told in its own thread.
     told = stub.wait_for("chat.postMessage", where=lambda c: c.params.get("channel") == DM1
@@ -274,18 +275,23 @@ def test_app_home_groups_gaps_with_counts_and_withdraws_an_answer(app: RunningAp
     values = initial_state(view)
     values["answer"]["value"]["value"] = STAFF_REPLY
     app.sender.interactive(view_submission(publish.MODAL, values, user=STAFF, private_metadata=view["private_metadata"]))
-    updated_text(app.stub, "DA-0001")
+    assert "質問 3 件を「未回答・要改善」から外しました" in updated_text(app.stub, "DA-0001")
 
     # Non-staff see no loop section at all.
     assert "未回答・要改善" not in view_text(home_view(app, OTHER))
 
-    # Withdrawal from App Home: audited, gone from the store, the engine no longer cites it.
+    # The answered group has left the gap list; the unrelated question is still there.
     home = home_view(app, STAFF)
-    assert "DA-0001" in view_text(home)
+    text = view_text(home)
+    assert "DA-0001" in text and "*3件*" not in text and "*1件*" in text and "駐車場" in text
+
+    # Withdrawal from App Home: audited, gone from the store, the engine no longer cites it, and its
+    # questions are gaps again.
     app.sender.interactive(press(home.json_param("view")["blocks"], publish.ACTION_WITHDRAW, user=STAFF,
                                  channel="D0HOME"))
     app.wait_idle()
-    assert "公開中のデスク回答はありません" in view_text(app.stub.calls("views.publish")[-1])
+    text = view_text(app.stub.calls("views.publish")[-1])
+    assert "公開中のデスク回答はありません" in text and "*3件*" in text
     with app.ctx.db.session() as s:
         assert [a.action for a in s.scalars(select(LoopAudit).order_by(LoopAudit.id))] == ["approve", "withdraw"]
     assert not [d for d in engine.index.store.documents() if d.startswith("desk-answers/DA")]

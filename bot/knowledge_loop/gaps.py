@@ -32,6 +32,7 @@ class Gap:
     newest: datetime
     ids: list[int] = field(default_factory=list)
     questions: list[str] = field(default_factory=list)
+    addressed: int = 0  # of ``count``, how many an approved desk answer now covers
 
 
 def cluster(vectors: np.ndarray, threshold: float = THRESHOLD) -> list[int]:
@@ -54,7 +55,7 @@ def cluster(vectors: np.ndarray, threshold: float = THRESHOLD) -> list[int]:
     return labels
 
 
-def group(entries: list[QuestionLogEntry], threshold: float = THRESHOLD, limit: int = 20) -> list[Gap]:
+def group(entries: list[QuestionLogEntry], threshold: float = THRESHOLD, limit: int | None = 20) -> list[Gap]:
     """Missed questions (newest first) into groups, largest and newest first; no vector, own group."""
     entries = sorted(entries, key=lambda e: e.asked_at, reverse=True)
     with_vec = [e for e in entries if e.vector is not None]
@@ -66,7 +67,30 @@ def group(entries: list[QuestionLogEntry], threshold: float = THRESHOLD, limit: 
             gap.count += 1
             gap.ids.append(entry.id)
             gap.questions.append(entry.question)
-    out = list(gaps.values()) + [Gap(e.question, 1, e.asked_at, [e.id], [e.question])
+            gap.addressed += entry.addressed_by is not None
+    out = list(gaps.values()) + [Gap(e.question, 1, e.asked_at, [e.id], [e.question], int(e.addressed_by is not None))
                                  for e in entries if e.vector is None]
     out.sort(key=lambda g: (-g.count, -g.newest.timestamp()))
     return out[:limit]
+
+
+def closed_by(misses: list[QuestionLogEntry], question_vector=None, *, entry_id: int | None = None,
+              turn_ref: str | None = None, threshold: float = THRESHOLD) -> set[int]:
+    """The missed questions an approved answer closes (ids).
+
+    Its own question (``turn_ref``, from a hand-off thread), the App Home group staff answered from
+    (the group of ``entry_id``, grouped as App Home shows it), and any other missed question that
+    means the same as the approved question — the same test the engine uses to cite the answer, so
+    what leaves the gap list is what the bot now answers.
+    """
+    ids = {e.id for e in misses if turn_ref is not None and e.turn_ref == turn_ref}
+    if entry_id is not None:
+        ids |= next((set(g.ids) for g in group(misses, threshold, limit=None) if entry_id in g.ids), {entry_id})
+    if question_vector is not None:
+        target = np.asarray(question_vector, dtype=np.float32)
+        target = target / (np.linalg.norm(target) or 1.0)
+        for entry in misses:
+            vec = unpack_vector(entry.vector)
+            if vec is not None and float(vec @ target) / (float(np.linalg.norm(vec)) or 1.0) >= threshold:
+                ids.add(entry.id)
+    return ids

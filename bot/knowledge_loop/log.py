@@ -71,12 +71,28 @@ class QuestionLog:
             return s.execute(delete(QuestionLogEntry).where(QuestionLogEntry.asked_at < cutoff)).rowcount or 0
 
     def misses(self, since: datetime | None = None, limit: int = 10_000) -> list[QuestionLogEntry]:
-        """What the bot could not answer or got 👎 for, newest first."""
+        """What the bot could not answer or got 👎 for and no approved answer covers yet, newest first."""
         q = (select(QuestionLogEntry)
              .where((QuestionLogEntry.outcome == "abstained") | (QuestionLogEntry.feedback == -1)
                     | QuestionLogEntry.handed_off.is_(True))
+             .where(QuestionLogEntry.addressed_by.is_(None))
              .order_by(QuestionLogEntry.asked_at.desc()).limit(limit))
         if since is not None:
             q = q.where(QuestionLogEntry.asked_at >= since)
         with self.db.session() as s:
             return list(s.scalars(q))
+
+    def close(self, ids: set[int], answer_id: str) -> int:
+        """Mark missed questions as answered by ``answer_id`` (they leave the gap list); returns how many."""
+        if not ids:
+            return 0
+        with self.db.session() as s:
+            return s.execute(update(QuestionLogEntry).where(QuestionLogEntry.id.in_(sorted(ids)))
+                             .where(QuestionLogEntry.addressed_by.is_(None))
+                             .values(addressed_by=answer_id)).rowcount or 0
+
+    def reopen(self, answer_id: str) -> int:
+        """The questions ``answer_id`` closed are gaps again (it was withdrawn); returns how many."""
+        with self.db.session() as s:
+            return s.execute(update(QuestionLogEntry).where(QuestionLogEntry.addressed_by == answer_id)
+                             .values(addressed_by=None)).rowcount or 0

@@ -1,4 +1,4 @@
-"""Tables of the knowledge loop (created by migration 0005)."""
+"""Tables of the knowledge loop (created by migrations 0005 and 0006)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,9 @@ class QuestionLogEntry(Base):
     feedback: Mapped[int | None] = mapped_column(Integer, nullable=True)  # +1 / -1
     handed_off: Mapped[bool] = mapped_column(Boolean, default=False)
     vector: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # float16 e5 vector
+    # The approved desk answer (DA-0001) that now answers this question: it leaves the gap list, and
+    # comes back if that answer is withdrawn.
+    addressed_by: Mapped[str | None] = mapped_column(String(20), nullable=True, index=True)
 
     __table_args__ = (Index("ix_question_log_outcome_asked", "outcome", "asked_at"),)
 

@@ -81,7 +81,7 @@ def figures(db: Database, since: datetime, until: datetime) -> Figures:
         out.median_hours_to_first_action = round(statistics.median(waits), 1) if waits else None
         misses = list(s.scalars(select(q).where(in_window & ((q.outcome == "abstained") | (q.feedback == -1)))
                                 .order_by(q.asked_at.desc()).limit(GAP_SAMPLE)))
-    out.top_gaps = [{"question": g.example, "count": g.count, "newest": g.newest.isoformat()}
+    out.top_gaps = [{"question": g.example, "count": g.count, "addressed": g.addressed, "newest": g.newest.isoformat()}
                     for g in group(misses, limit=TOP_GAPS)]
     return out
 
@@ -94,6 +94,11 @@ LABELS_JA = [
 ]
 
 
+def _addressed(gap: dict) -> str:
+    """How much of a group an approved desk answer covers by now, said only when some is."""
+    return f"・うち{gap['addressed']}件はデスク回答で対応済み" if gap.get("addressed") else ""
+
+
 def to_csv(f: Figures) -> str:
     """Japanese headers, one figure a row, like ``records export``; the caller adds the BOM for files."""
     data = f.to_json()
@@ -102,7 +107,8 @@ def to_csv(f: Figures) -> str:
         value = data[key]
         rows.append([label, f"{value:.1%}" if key == "answered_share" else ("" if value is None else value)])
     rows += [[f"提案（{status_label(status)}）", n] for status, n in sorted(f.by_status.items())]
-    rows += [[f"未回答グループ{i}（{gap['count']}件）", gap["question"]] for i, gap in enumerate(f.top_gaps, start=1)]
+    rows += [[f"未回答グループ{i}（{gap['count']}件{_addressed(gap)}）", gap["question"]]
+             for i, gap in enumerate(f.top_gaps, start=1)]
     return spreadsheet.to_csv(rows)
 
 
@@ -118,5 +124,5 @@ def to_text(f: Figures) -> str:
                                     if f.median_hours_to_first_action is not None else "—")]
     if f.top_gaps:
         lines.append("未回答の多い質問:")
-        lines += [f"  {g['count']} 件  {g['question'][:80]}" for g in f.top_gaps]
+        lines += [f"  {g['count']} 件{_addressed(g)}  {g['question'][:80]}" for g in f.top_gaps]
     return "\n".join(lines)

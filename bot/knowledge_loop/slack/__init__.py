@@ -42,7 +42,7 @@ def register(app: App, ctx: Any, *, maintenance_interval_s: float = 60.0) -> Run
 
     worker = OutboxWorker(ctx.db, {common.KIND_NOTICE: lambda job: common.deliver_notice(client, job)},
                           poll_s=5.0, base_delay_s=1.0, max_delay_s=60.0)
-    publish.register(app, ctx, worker)
+    publish.register(app, ctx, worker, qlog)
     files.register(app, ctx)
     home.register(app, ctx, qlog)
     maintenance = digest.Maintenance(ctx, qlog, worker, interval_s=maintenance_interval_s)

@@ -18,9 +18,12 @@ from slack_sdk import WebClient
 from sqlalchemy import select
 
 from bot.knowledge_loop.desk_answers import MAX_ANSWER, MAX_QUESTION, DeskAnswerError, DeskAnswers, generalize
+from bot.knowledge_loop.gaps import closed_by
+from bot.knowledge_loop.log import QuestionLog
 from bot.knowledge_loop.mask import mask_personal
 from bot.knowledge_loop.models import QuestionLogEntry
 from bot.knowledge_loop.slack import common
+from bot.knowledge_loop.slack.hooks import question_vector
 from bot.knowledge_loop.slack.texts import b, s
 from bot.records.outbox import OutboxWorker
 from bot.slack import kit
@@ -116,7 +119,23 @@ def open_modal(ctx: Any, client: WebClient, trigger_id: str, user: str, question
                    view=publish_modal(suggest_question(ctx, question), answer, sealed))
 
 
-def register(app: App, ctx: Any, worker: OutboxWorker) -> None:
+GAP_SAMPLE = 2000  # the newest misses App Home groups; an approval closes among the same
+
+
+def close_gaps(ctx: Any, qlog: QuestionLog, answer_id: str, question: str, *, entry_id: Any = None,
+               turn_ref: str | None = None) -> int:
+    """Take the questions the new answer covers out of 「未回答・要改善」; how many (0 on any failure)."""
+    try:
+        misses = qlog.misses(limit=GAP_SAMPLE)
+        ids = closed_by(misses, question_vector(ctx, question), turn_ref=turn_ref,
+                        entry_id=entry_id if isinstance(entry_id, int) else None)
+        return qlog.close(ids, answer_id)
+    except Exception as exc:  # noqa: BLE001 - the answer is published; the gap list is only a view
+        log.warning("knowledge_loop: gaps not closed for %s (%s)", answer_id, type(exc).__name__)
+        return 0
+
+
+def register(app: App, ctx: Any, worker: OutboxWorker, qlog: QuestionLog) -> None:
     answers = DeskAnswers(ctx.db, ctx.settings, common.public_store(ctx))
     staff = [staff_only(ctx.staff, t("ja", "staff_only"))]
 
@@ -198,8 +217,12 @@ def register(app: App, ctx: Any, worker: OutboxWorker) -> None:
             common.say_in_modal(client, view.get("id"), s("publish_title"), s("publish_failed", reason=type(exc).__name__))
             return
         common.reload_engine(ctx)
-        log.info("knowledge_loop: %s approved", published.answer_id)
+        closed = close_gaps(ctx, qlog, published.answer_id, question, entry_id=meta.get("g"),
+                            turn_ref=turn.ref if turn is not None else None)
+        log.info("knowledge_loop: %s approved (%d gap questions closed)", published.answer_id, closed)
         text = s("published", answer_id=published.answer_id, title=published.title, question=escape(question))
+        if closed:
+            text += "\n\n" + s("gaps_closed", count=closed)
         if handoff is not None and turn is not None:
             lang = turn.language if turn.language == "en" else "ja"
             args: dict[str, Any] = {"channel": turn.channel if turn.thread_ts else handoff.asker,
@@ -225,7 +248,8 @@ def register(app: App, ctx: Any, worker: OutboxWorker) -> None:
             tell_user(client, body, s("withdraw_failed", reason=str(exc)))
         else:
             common.reload_engine(ctx)
-            log.info("knowledge_loop: %s withdrawn", answer_id)
+            reopened = qlog.reopen(answer_id)
+            log.info("knowledge_loop: %s withdrawn (%d gap questions reopened)", answer_id, reopened)
         ctx.refresh_home(client, user)
 
     app.action(ACTION_WITHDRAW, middleware=staff)(ack=ack_only, lazy=[withdraw])
