@@ -182,6 +182,13 @@ def view_submission(callback_id: str, values: dict[str, Any], *, user: str = ASK
                      "hash": "h", "title": {"type": "plain_text", "text": "t"}}}
 
 
+def view_closed(callback_id: str, *, user: str = ASKER, private_metadata: str = "") -> dict[str, Any]:
+    """A modal's ``view_closed`` payload (sent when the view asked for ``notify_on_close``)."""
+    payload = view_submission(callback_id, {}, user=user, private_metadata=private_metadata)
+    payload.pop("trigger_id")
+    return {**payload, "type": "view_closed", "is_cleared": False}
+
+
 # --- sending -------------------------------------------------------------------------------------------
 
 

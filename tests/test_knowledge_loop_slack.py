@@ -40,9 +40,11 @@ from slack_helpers import (
 )
 from sqlalchemy import select
 
+from bench.slack_payloads import view_closed
 from bench.slack_stub import Call, SlackStub, _texts
 from bot.config import Settings
 from bot.db import Database
+from bot.knowledge_loop import documents
 from bot.knowledge_loop.desk_answers import FILES_PREFIX, DeskAnswers
 from bot.knowledge_loop.log import QuestionLog
 from bot.knowledge_loop.models import DeskAnswer, LoopAudit, QuestionLogEntry
@@ -428,6 +430,33 @@ def test_a_document_from_slack_is_previewed_ingested_cited_and_removed(app: Runn
             ("add_document", doc_id), ("remove_document", doc_id)]
     _, again = ask(app, "除雪ボランティアの登録はどこで受け付けていますか？")
     assert "除雪ボランティア制度の案内" not in again.block_text()
+
+
+def test_a_cancelled_preview_keeps_no_file_and_the_daily_sweep_catches_forgotten_ones(
+        app: RunningApp, tmp_path: Path) -> None:
+    stub = app.stub
+    pdf = text_pdf(tmp_path / "snow.pdf", SNOW, title="除雪ボランティア制度の案内")
+    kept = documents.files_dir(app.ctx.settings)
+
+    # 「キャンセル」 on the preview: the downloaded file is deleted, nothing is added.
+    share(app, stub.add_file("F0SNOW001", "snow.pdf", pdf.read_bytes(), mimetype="application/pdf", user=STAFF))
+    view = opened(stub, files.MODAL, method="views.update")
+    assert view["notify_on_close"] and (kept / "F0SNOW001").is_dir()
+    assert app.sender.interactive(view_closed(files.MODAL, user=STAFF,
+                                              private_metadata=view["private_metadata"])).status == 200
+    app.wait_idle()
+    assert not (kept / "F0SNOW001").exists()
+
+    # A preview left open is swept after a day; an added document's file is kept.
+    share(app, stub.add_file("F0SNOW002", "snow2.pdf", pdf.read_bytes(), mimetype="application/pdf", user=STAFF))
+    opened(stub, files.MODAL, count=2, method="views.update")
+    share(app, stub.add_file("F0SNOW003", "snow3.pdf", pdf.read_bytes() + b"\n", mimetype="application/pdf", user=STAFF))
+    view = opened(stub, files.MODAL, count=3, method="views.update")
+    app.sender.interactive(view_submission(files.MODAL, {}, user=STAFF, private_metadata=view["private_metadata"]))
+    updated_text(stub, "ナレッジに追加しました")
+    assert documents.sweep_previews(app.ctx.settings, app.ctx.db) == []  # not a day old yet
+    assert documents.sweep_previews(app.ctx.settings, app.ctx.db, now=time.time() + 2 * 86400) == ["F0SNOW002"]
+    assert not (kept / "F0SNOW002").exists() and documents.stored_file(app.ctx.settings, "F0SNOW003") is not None
 
 
 def test_the_bot_token_is_never_sent_to_a_host_other_than_slacks(loop_settings: Settings, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,9 @@ FILES_DIR = "slack_files"
 ADD, REMOVE = "add_document", "remove_document"
 FILE_ID = re.compile(r"^F[A-Z0-9]{2,30}$")
 _UNSAFE = re.compile(r"[^\w.\-]+")
+# A downloaded file nobody added is deleted when its preview is cancelled, or by the daily sweep
+# once it is this old (a preview left open in a closed tab): it may hold a business's personal data.
+PREVIEW_KEEP_S = 24 * 3600
 
 
 def files_dir(settings: Settings) -> Path:
@@ -136,6 +140,34 @@ def audited(db: Database) -> dict[str, Latest]:
         rows = session.execute(select(LoopAudit.target, LoopAudit.action, LoopAudit.note)
                                .where(LoopAudit.action.in_((ADD, REMOVE))).order_by(LoopAudit.id)).all()
     return latest_actions((r[0], r[1], r[2]) for r in rows)
+
+
+def discard_preview(settings: Settings, db: Database, file_id: str) -> bool:
+    """Delete the kept file of ``file_id`` unless it is added (its preview was cancelled)."""
+    latest = audited(db).get(doc_id_of(file_id)) if FILE_ID.match(file_id) else None
+    folder = files_dir(settings) / file_id
+    if not FILE_ID.match(file_id) or (latest is not None and latest.action == ADD) or not folder.is_dir():
+        return False
+    shutil.rmtree(folder, ignore_errors=True)
+    return True
+
+
+def sweep_previews(settings: Settings, db: Database, now: float | None = None,
+                   keep_s: float = PREVIEW_KEEP_S) -> list[str]:
+    """Delete kept files older than ``keep_s`` that were never added (or removed since); their ids."""
+    root = files_dir(settings)
+    if not root.is_dir():
+        return []
+    latest = audited(db)
+    cutoff = (time.time() if now is None else now) - keep_s
+    swept = []
+    for folder in sorted(root.iterdir()):
+        last = latest.get(doc_id_of(folder.name))
+        if (folder.is_dir() and FILE_ID.match(folder.name) and not (last is not None and last.action == ADD)
+                and folder.stat().st_mtime < cutoff):
+            shutil.rmtree(folder, ignore_errors=True)
+            swept.append(folder.name)
+    return swept
 
 
 @dataclass(frozen=True)

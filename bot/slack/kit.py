@@ -172,8 +172,11 @@ def input_block(block_id: str, label: str, element: Block, *, optional: bool | N
 
 
 def modal(callback_id: str, title: str, blocks: Sequence[Block], *, close: str, submit: str | None = None,
-          metadata: str | dict[str, Any] | None = None) -> Block:
-    """A modal; ``metadata`` (a dict is JSON-encoded) travels back in ``private_metadata``."""
+          metadata: str | dict[str, Any] | None = None, notify_on_close: bool = False) -> Block:
+    """A modal; ``metadata`` (a dict is JSON-encoded) travels back in ``private_metadata``.
+
+    ``notify_on_close``: Slack sends ``view_closed`` when the user cancels (to clean up after it).
+    """
     view: Block = {"type": "modal", "callback_id": callback_id, "title": plain(title, TITLE_LIMIT),
                    "close": plain(close, TITLE_LIMIT), "blocks": list(blocks)[:VIEW_BLOCKS]}
     if submit:
@@ -181,6 +184,8 @@ def modal(callback_id: str, title: str, blocks: Sequence[Block], *, close: str, 
     if metadata is not None:
         raw = metadata if isinstance(metadata, str) else json.dumps(metadata, ensure_ascii=False)
         view["private_metadata"] = raw[:METADATA_LIMIT]
+    if notify_on_close:
+        view["notify_on_close"] = True
     return view
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from bot.background import Loop
 from bot.db import JST, utcnow
+from bot.knowledge_loop import documents
 from bot.knowledge_loop.log import QuestionLog
 from bot.knowledge_loop.report import figures, to_text
 from bot.knowledge_loop.slack import common
@@ -75,6 +76,9 @@ class Maintenance:
         removed = self.qlog.purge(now)
         if removed:
             log.info("knowledge_loop: %s logged questions past retention deleted", removed)
+        swept = documents.sweep_previews(self.settings, self.db, now.timestamp())
+        if swept:
+            log.info("knowledge_loop: %s downloaded files never added deleted", len(swept))
         return removed
 
     def post_due(self, now: datetime | None = None) -> bool:

@@ -119,7 +119,7 @@ def preview_modal(p: Preview, meta: dict[str, Any]) -> dict[str, Any]:
                                block_id="problems")
         return kit.modal(MODAL, s("file_title"), [head, problems], close=s("close"), metadata=meta)
     return kit.modal(MODAL, s("file_title"), [head, kit.context(s("file_intro"))], close=s("cancel"),
-                     submit=s("file_add"), metadata=meta)
+                     submit=s("file_add"), metadata=meta, notify_on_close=True)
 
 
 def register(app: App, ctx: Any) -> None:
@@ -189,8 +189,16 @@ def register(app: App, ctx: Any) -> None:
     app.view(MODAL, middleware=[staff_only(ctx.staff, t("ja", "staff_only"), field="problems")])(
         ack=check_add, lazy=[add])
 
+    def cancelled(body: dict, view: dict) -> None:
+        """「キャンセル」 on the preview: the downloaded file is not kept (the daily sweep is the backstop)."""
+        file_id = str(view_meta(ctx.settings, view, user_of(body)).get("f") or "")
+        if documents.discard_preview(ctx.settings, ctx.db, file_id):
+            log.info("knowledge_loop: preview of %s cancelled, file deleted", file_id)
+
     def ack_only(ack: Ack) -> None:
         ack()
+
+    app.view_closed(MODAL)(ack=ack_only, lazy=[cancelled])
 
     def remove(body: dict, client: WebClient) -> None:
         user = user_of(body)
