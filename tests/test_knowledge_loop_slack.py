@@ -202,6 +202,32 @@ def test_unanswered_question_to_handoff_to_approval_to_the_next_business(app: Ru
         assert s.scalar(select(DeskAnswer.source_turn_ref)) == entry.turn_ref
 
 
+def test_staff_answer_from_the_handoff_post_itself(app: RunningApp) -> None:
+    stub = app.stub
+    event, answer = ask(app, UNANSWERED)
+    hand_off(app, answer, event)
+    post = [c for c in stub.calls("chat.postMessage") if c.params.get("channel") == DESK_CHANNEL][-1]
+
+    # Non-staff pressing it are refused and no modal opens.
+    app.sender.interactive(press(post.blocks, publish.ACTION_HANDOFF, user=OTHER, channel=DESK_CHANNEL,
+                                 response_url=stub.response_url("other")))
+    assert "職員のみ" in stub.wait_for("chat.postEphemeral", where=lambda c: c.params.get("user") == OTHER)[0].params["text"]
+    assert not [c for c in stub.calls("views.open") if c.json_param("view").get("callback_id") == publish.MODAL]
+
+    # Staff: the modal has the business's question and an empty answer to type, then it is published.
+    app.sender.interactive(press(post.blocks, publish.ACTION_HANDOFF, user=STAFF, channel=DESK_CHANNEL))
+    view = opened(stub, publish.MODAL)
+    values = initial_state(view)
+    assert values["question"]["value"]["value"] == "事前相談に料金はかかりますか?"
+    assert not values["answer"]["value"].get("value")
+    values["answer"]["value"]["value"] = STAFF_REPLY
+    app.sender.interactive(view_submission(publish.MODAL, values, user=STAFF, private_metadata=view["private_metadata"]))
+    assert "DA-0001" in updated_text(stub, "DA-0001")
+    told = stub.wait_for("chat.postMessage", where=lambda c: c.params.get("channel") == DM1
+                         and "公開しました" in c.params.get("text", ""))[0]
+    assert told.params["thread_ts"] == event["ts"] and STAFF_REPLY in told.params["text"]
+
+
 def test_feedback_and_handoff_update_the_logged_question(app: RunningApp) -> None:
     event, answer = ask(app, "個人でも提案できますか？")
     [entry] = log_rows(app)

@@ -185,8 +185,12 @@ def text_blocks(text: str) -> list[Block]:
     return [section(p) for p in split_text(escape(text), SECTION_LIMIT)][:MESSAGE_BLOCKS]
 
 
-def handoff_blocks(*, asker: str, turns: Sequence[Any], channel: str, permalink: str | None) -> list[Block]:
-    """The desk-channel post of a hand-off (for staff, in Japanese): who asks, where, and the Q&A."""
+def handoff_blocks(*, asker: str, turns: Sequence[Any], channel: str, permalink: str | None,
+                   buttons: Sequence[Block] = ()) -> list[Block]:
+    """The desk-channel post of a hand-off (for staff, in Japanese): who asks, where, and the Q&A.
+
+    ``buttons`` are other features' actions on it (the knowledge loop's 「回答として公開」), last.
+    """
     where = "DM" if channel.startswith("D") else f"<#{channel}>"
     blocks: list[Block] = [
         section(f":raising_hand: *担当者への相談依頼* — <@{asker}> さん（{where}）", block_id="handoff_head"),
@@ -201,4 +205,6 @@ def handoff_blocks(*, asker: str, turns: Sequence[Any], channel: str, permalink:
         a = truncate(to_mrkdwn(turn.answer), 1500)
         blocks.append(section(f"*質問 {i}*\n{q}\n*回答（自動・公開資料より）*\n{a}", block_id=f"handoff_turn_{i}"))
     blocks.append(context("上記はアシスタントが公開資料から自動で回答した内容です。ご確認のうえ、ご本人へご連絡ください。"))
+    if buttons:
+        blocks.append(actions(list(buttons), block_id="handoff_actions"))
     return clamp_blocks(blocks)

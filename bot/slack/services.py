@@ -43,6 +43,8 @@ DeskMention = Callable[[dict, WebClient, Callable[..., Any]], bool]
 HomeSections = Callable[[str, WebClient | None], list[dict]]
 # (client, user) → None: re-render a user's App Home after a change.
 RefreshHome = Callable[[WebClient, str], None]
+# (hand-off id) → buttons other features put on the desk-channel post of a hand-off.
+HandoffActions = Callable[[int], list[dict]]
 
 
 class QuestionObserver(Protocol):
@@ -83,6 +85,7 @@ class Services:
     desk_mention: DeskMention | None = None  # offered by the precedents feature
     questions: QuestionObserver | None = None  # offered by the knowledge loop
     home_sections: HomeSections | None = None  # offered by the knowledge loop
+    handoff_actions: HandoffActions | None = None  # offered by the knowledge loop (「回答として公開」)
     refresh_home: RefreshHome | None = None  # offered by the records feature (it renders App Home)
     knowledge_loop: Background | None = None  # the knowledge loop's threads (set by that feature)
     answer_pool: ThreadPoolExecutor = field(

@@ -1,7 +1,8 @@
 """「回答として公開」: a staff reply in a hand-off thread becomes a public, cited, withdrawable answer.
 
 Entry points: the message shortcut ``publish_desk_answer`` on a staff reply in the desk channel's
-hand-off thread, and the 「回答する」 button of a gap in App Home.  Both open the same modal: the
+hand-off thread, the 「回答として公開」 button on the hand-off post itself (the answer typed in the
+modal), and the 「回答する」 button of a gap in App Home.  Both open the same modal: the
 business's question generalized (rules, or the configured LLM with the rules as fallback; always
 editable) and the staff answer (editable).  On submission — staff checked again on the server —
 :meth:`DeskAnswers.approve` stores, audits and publishes it, the answering engine reloads, and the
@@ -40,6 +41,7 @@ log = logging.getLogger("bot.knowledge_loop.slack")
 SHORTCUT = "publish_desk_answer"
 MODAL = "loop_publish_answer"
 ACTION_GAP = "loop_answer_gap"
+ACTION_HANDOFF = "loop_answer_handoff"  # 「回答として公開」 on the hand-off post itself
 ACTION_WITHDRAW = "loop_withdraw_answer"
 INPUT = "value"
 
@@ -163,6 +165,22 @@ def register(app: App, ctx: Any, worker: OutboxWorker, qlog: QuestionLog) -> Non
         question = turn.question if turn is not None else ""
         answer = "" if message.get("bot_id") else str(message.get("text") or "")
         open_modal(ctx, client, body.get("trigger_id", ""), user, question, answer, {"h": handoff_id})
+
+    # --- the button on the hand-off post: answer without replying in the thread first -------------
+    ctx.handoff_actions = lambda handoff_id: [kit.button(s("publish_button"), ACTION_HANDOFF, str(handoff_id))]
+
+    @app.action(ACTION_HANDOFF, middleware=staff)
+    def from_handoff(ack: Ack, body: dict, client: WebClient) -> None:
+        ack()
+        try:
+            handoff_id = int(action_of(body).get("value") or 0)
+        except ValueError:
+            handoff_id = 0
+        handoff, turn = _handoff_turn(ctx, handoff_id)
+        if handoff is None or turn is None:
+            tell_user(client, body, s("handoff_missing"))
+            return
+        open_modal(ctx, client, body.get("trigger_id", ""), user_of(body), turn.question, "", {"h": handoff_id})
 
     # --- 「回答する」 on a gap in App Home -------------------------------------------------------------
     @app.action(ACTION_GAP, middleware=staff)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 STAFF: dict[str, str] = {
     "publish_title": "回答として公開",
+    "publish_button": "回答として公開",
+    "handoff_missing": "この相談依頼の記録が見つかりません。",
     "publish_submit": "公開する",
     "cancel": "キャンセル",
     "close": "閉じる",

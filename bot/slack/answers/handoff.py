@@ -48,9 +48,11 @@ def hand_off(ctx: Services, client: WebClient, body: dict[str, Any]) -> None:
     if turn.thread_ts and not turn.channel.startswith("D"):
         link = call_api(client, "chat.getPermalink", channel=turn.channel, message_ts=turn.thread_ts)
         permalink = (link or {}).get("permalink")
+    buttons = ctx.handoff_actions(handoff_id) if ctx.handoff_actions is not None else []
     posted = call_api(client, "chat.postMessage", channel=desk,
                       text=f"<@{asker}> さんから担当者への相談依頼です",
-                      blocks=bk.handoff_blocks(asker=asker, turns=turns, channel=turn.channel, permalink=permalink),
+                      blocks=bk.handoff_blocks(asker=asker, turns=turns, channel=turn.channel, permalink=permalink,
+                                               buttons=buttons),
                       unfurl_links=False)
     with ctx.db.session() as session:
         row = session.get(Handoff, handoff_id)
