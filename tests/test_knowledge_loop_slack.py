@@ -228,6 +228,37 @@ def test_staff_answer_from_the_handoff_post_itself(app: RunningApp) -> None:
     assert told.params["thread_ts"] == event["ts"] and STAFF_REPLY in told.params["text"]
 
 
+def test_businesses_that_asked_the_answered_question_recently_are_told_in_their_threads(app: RunningApp) -> None:
+    from bot.slack.models import ConversationTurn
+
+    stub = app.stub
+    first, _ = ask(app, UNANSWERED)
+    second, _ = ask(app, "事前相談って有料ですか？", user=ASKER2, channel=DM2)
+    ask(app, "相談料は必要ですか？", user="UASKER003", channel="D0ASKER03")
+    with app.ctx.db.session() as s:  # the third asked two months ago: not messaged out of the blue
+        s.scalars(select(ConversationTurn).where(ConversationTurn.channel == "D0ASKER03")).one().created_at = (
+            datetime.now(UTC) - timedelta(days=60))
+    assert all(r.outcome == "abstained" for r in log_rows(app))
+
+    home = home_view(app, STAFF)
+    assert "*3件*" in view_text(home)
+    app.sender.interactive(press(home.json_param("view")["blocks"], publish.ACTION_GAP, user=STAFF, channel="D0HOME"))
+    view = opened(stub, publish.MODAL)
+    values = initial_state(view)
+    values["answer"]["value"]["value"] = STAFF_REPLY
+    app.sender.interactive(view_submission(publish.MODAL, values, user=STAFF, private_metadata=view["private_metadata"]))
+    done = updated_text(stub, "DA-0001")
+    assert "質問 3 件を「未回答・要改善」から外しました" in done and "事業者 2 件にも" in done
+
+    told = stub.wait_for("chat.postMessage", count=2, where=lambda c: "先日いただいたご質問" in c.params.get("text", ""))
+    assert sorted((c.params["channel"], c.params["thread_ts"]) for c in told) == sorted(
+        [(DM1, first["ts"]), (DM2, second["ts"])])
+    assert all(STAFF_REPLY in c.params["text"] for c in told)
+    time.sleep(0.3)
+    assert not [c for c in stub.calls("chat.postMessage") if c.params.get("channel") == "D0ASKER03"
+                and "先日いただいたご質問" in c.params.get("text", "")]
+
+
 def test_feedback_and_handoff_update_the_logged_question(app: RunningApp) -> None:
     event, answer = ask(app, "個人でも提案できますか？")
     [entry] = log_rows(app)

@@ -12,12 +12,14 @@ business that asked is told in its own thread.  Withdrawal comes from App Home.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from sqlalchemy import select
 
+from bot.db import utcnow
 from bot.knowledge_loop.desk_answers import MAX_ANSWER, MAX_QUESTION, DeskAnswerError, DeskAnswers, generalize
 from bot.knowledge_loop.gaps import closed_by
 from bot.knowledge_loop.log import QuestionLog
@@ -124,17 +126,51 @@ def open_modal(ctx: Any, client: WebClient, trigger_id: str, user: str, question
 GAP_SAMPLE = 2000  # the newest misses App Home groups; an approval closes among the same
 
 
+TELL_WITHIN = timedelta(days=30)  # askers of older closed questions are not messaged out of the blue
+MAX_TOLD = 20  # businesses told per approval, besides the hand-off's own
+
+
 def close_gaps(ctx: Any, qlog: QuestionLog, answer_id: str, question: str, *, entry_id: Any = None,
-               turn_ref: str | None = None) -> int:
-    """Take the questions the new answer covers out of 「未回答・要改善」; how many (0 on any failure)."""
+               turn_ref: str | None = None) -> list[str]:
+    """Take the questions the new answer covers out of 「未回答・要改善」; their turn refs ([] on failure)."""
     try:
         misses = qlog.misses(limit=GAP_SAMPLE)
         ids = closed_by(misses, question_vector(ctx, question), turn_ref=turn_ref,
                         entry_id=entry_id if isinstance(entry_id, int) else None)
-        return qlog.close(ids, answer_id)
+        qlog.close(ids, answer_id)
+        return [e.turn_ref or "" for e in misses if e.id in ids]
     except Exception as exc:  # noqa: BLE001 - the answer is published; the gap list is only a view
         log.warning("knowledge_loop: gaps not closed for %s (%s)", answer_id, type(exc).__name__)
+        return []
+
+
+def tell_askers(ctx: Any, worker: OutboxWorker, answer_id: str, title: str, answer: str,
+                turn_refs: list[str], *, now: datetime | None = None) -> int:
+    """Tell each business whose recent question the answer now covers, in the thread it asked in.
+
+    Once per question (outbox key), only where the question has a thread (an ephemeral ``/ppp``
+    answer has none) and was asked within :data:`TELL_WITHIN`; at most :data:`MAX_TOLD`.
+    """
+    refs = [r for r in dict.fromkeys(turn_refs) if r]
+    if not refs:
         return 0
+    since = (now or utcnow()) - TELL_WITHIN
+    with ctx.db.session() as session:
+        turns = list(session.scalars(select(ConversationTurn).where(ConversationTurn.ref.in_(refs))
+                                     .where(ConversationTurn.created_at >= since)
+                                     .order_by(ConversationTurn.created_at.desc())))
+        session.expunge_all()
+    told = 0
+    for turn in turns:
+        if told >= MAX_TOLD:
+            break
+        if not turn.thread_ts:
+            continue
+        lang = turn.language if turn.language == "en" else "ja"
+        args = {"channel": turn.channel, "thread_ts": turn.thread_ts, "unfurl_links": False,
+                "text": b(lang, "question_answered", answer=answer, title=title)}
+        told += common.queue_notice(ctx.db, worker, f"loop-told:{answer_id}:{turn.ref}", args)
+    return told
 
 
 def register(app: App, ctx: Any, worker: OutboxWorker, qlog: QuestionLog) -> None:
@@ -237,10 +273,10 @@ def register(app: App, ctx: Any, worker: OutboxWorker, qlog: QuestionLog) -> Non
         common.reload_engine(ctx)
         closed = close_gaps(ctx, qlog, published.answer_id, question, entry_id=meta.get("g"),
                             turn_ref=turn.ref if turn is not None else None)
-        log.info("knowledge_loop: %s approved (%d gap questions closed)", published.answer_id, closed)
+        log.info("knowledge_loop: %s approved (%d gap questions closed)", published.answer_id, len(closed))
         text = s("published", answer_id=published.answer_id, title=published.title, question=escape(question))
         if closed:
-            text += "\n\n" + s("gaps_closed", count=closed)
+            text += "\n\n" + s("gaps_closed", count=len(closed))
         if handoff is not None and turn is not None:
             lang = turn.language if turn.language == "en" else "ja"
             args: dict[str, Any] = {"channel": turn.channel if turn.thread_ts else handoff.asker,
@@ -250,6 +286,10 @@ def register(app: App, ctx: Any, worker: OutboxWorker, qlog: QuestionLog) -> Non
                 args["thread_ts"] = turn.thread_ts
             common.queue_notice(ctx.db, worker, f"loop-told:{published.answer_id}", args)
             text += "\n\n" + s("published_told")
+        others = [r for r in closed if turn is None or r != turn.ref]
+        told = tell_askers(ctx, worker, published.answer_id, published.title, answer, others)
+        if told:
+            text += "\n\n" + s("published_told_others", count=told)
         common.say_in_modal(client, view.get("id"), s("publish_title"), text)
 
     app.view(MODAL, middleware=[staff_only(ctx.staff, t("ja", "staff_only"), field="answer")])(

@@ -26,6 +26,7 @@ STAFF: dict[str, str] = {
     "publishing": "公開しています…",
     "published": "*{answer_id}* を公開しました（{title}）。\n\n*質問*\n{question}",
     "published_told": "ご相談いただいた事業者にもスレッドでお知らせしました。",
+    "published_told_others": "同じ質問をしていた事業者 {count} 件にも、それぞれのスレッドでお知らせしました。",
     "gaps_closed": "この回答で答えられる質問 {count} 件を「未回答・要改善」から外しました（取り下げると元に戻ります）。",
     "publish_failed": "公開できませんでした（{reason}）。時間をおいて再度お試しください。",
     "withdrawn": "{answer_id} を取り下げました。",
@@ -74,11 +75,15 @@ BUSINESS: dict[str, dict[str, str]] = {
     "ja": {
         "answer_published": ("ご相談いただいた件について、公民連携デスクからの回答を公開しました。\n\n{answer}\n\n"
                              "出典: {title}\nこの回答は今後、同じご質問へのアシスタントの回答にも使われます。"),
+        "question_answered": ("先日いただいたご質問について、資料に記載がなかったため公民連携デスクが回答を公開しました。"
+                              "\n\n{answer}\n\n出典: {title}"),
     },
     "en": {
         "answer_published": ("The public-private partnership desk has published an answer to your question.\n\n"
                              "{answer}\n\nSource: {title}\nThe assistant will use this answer for the same question "
                              "from now on."),
+        "question_answered": ("The documents did not cover the question you asked earlier; the public-private "
+                              "partnership desk has now published an answer.\n\n{answer}\n\nSource: {title}"),
     },
 }
 
