@@ -99,7 +99,7 @@ def test_unsigned_and_forged_requests_get_401(server: ServerProcess, fresh_stub:
     assert server.sender.post("{x", "application/json").status == 400  # signed, but not a payload
     # Every oversized client hears 413 (the body is drained first, so no reset mid-send).
     assert [server.sender.post("x" * (MAX_BODY_BYTES * 3), "application/json").status for _ in range(5)] == [413] * 5
-    time.sleep(0.5)
+    _wait(lambda: sum("status=413 reason=too_large" in x for x in server.lines) >= 5, 10, "413s not logged", server)
     assert fresh_stub.calls("chat.postMessage") == []
     assert sum("event=http_request_refused status=401 reason=missing" in x for x in server.lines) == 1
     assert sum("status=401 reason=bad_signature" in x for x in server.lines) == 1
@@ -172,7 +172,7 @@ def test_sigterm_stops_the_workers_cleanly(server: ServerProcess) -> None:
     assert server.proc is not None
     server.proc.send_signal(signal.SIGTERM)
     assert server.proc.wait(60) == 0, "".join(server.lines[-30:])
-    time.sleep(0.5)  # the reader thread takes the last lines
+    _wait(lambda: "event=server_stopped" in "".join(server.lines), 10, "no server_stopped line", server)
     logs = "".join(server.lines)
     assert logs.count("event=worker_stopped") == WORKERS and "event=server_stopped" in logs
     assert "Traceback" not in logs
