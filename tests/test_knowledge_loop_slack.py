@@ -49,7 +49,7 @@ from bot.knowledge_loop.desk_answers import FILES_PREFIX, DeskAnswers
 from bot.knowledge_loop.log import QuestionLog
 from bot.knowledge_loop.models import DeskAnswer, LoopAudit, QuestionLogEntry
 from bot.knowledge_loop.slack import digest, files, publish, runtime
-from tests.conftest import KNOWLEDGE
+from tests.conftest import guideline_kb
 
 pytestmark = pytest.mark.slow
 
@@ -64,17 +64,9 @@ STAFF_REPLY = "事前相談は無料です。お気軽にご相談ください�
 
 @pytest.fixture(scope="module")
 def base_kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The guideline, city.yaml and glossary.yaml, ingested once; tests copy the data dir."""
-    from ingest.pipeline import ingest
-    from tests.conftest import make_settings
-
+    """The guideline knowledge base, ingested once; tests copy the data dir."""
     root = tmp_path_factory.mktemp("loopslack")
-    knowledge = root / "knowledge"
-    (knowledge / "aomori").mkdir(parents=True)
-    shutil.copy(KNOWLEDGE / "aomori" / "guideline.md", knowledge / "aomori" / "guideline.md")
-    for name in ("city.yaml", "glossary.yaml"):
-        shutil.copy(KNOWLEDGE / name, knowledge / name)
-    assert ingest(make_settings(root / "data", PPP_KNOWLEDGE_DIR=knowledge), progress=False).ok
+    guideline_kb(root)
     return root
 
 
