@@ -142,11 +142,15 @@ def audited(db: Database) -> dict[str, Latest]:
     return latest_actions((r[0], r[1], r[2]) for r in rows)
 
 
+def _is_added(latest: dict[str, Latest], file_id: str) -> bool:
+    last = latest.get(doc_id_of(file_id))
+    return last is not None and last.action == ADD
+
+
 def discard_preview(settings: Settings, db: Database, file_id: str) -> bool:
     """Delete the kept file of ``file_id`` unless it is added (its preview was cancelled)."""
-    latest = audited(db).get(doc_id_of(file_id)) if FILE_ID.match(file_id) else None
     folder = files_dir(settings) / file_id
-    if not FILE_ID.match(file_id) or (latest is not None and latest.action == ADD) or not folder.is_dir():
+    if not FILE_ID.match(file_id) or not folder.is_dir() or _is_added(audited(db), file_id):
         return False
     shutil.rmtree(folder, ignore_errors=True)
     return True
@@ -162,8 +166,7 @@ def sweep_previews(settings: Settings, db: Database, now: float | None = None,
     cutoff = (time.time() if now is None else now) - keep_s
     swept = []
     for folder in sorted(root.iterdir()):
-        last = latest.get(doc_id_of(folder.name))
-        if (folder.is_dir() and FILE_ID.match(folder.name) and not (last is not None and last.action == ADD)
+        if (folder.is_dir() and FILE_ID.match(folder.name) and not _is_added(latest, folder.name)
                 and folder.stat().st_mtime < cutoff):
             shutil.rmtree(folder, ignore_errors=True)
             swept.append(folder.name)

@@ -14,12 +14,11 @@ from sqlalchemy import case, func, select
 
 from bot import spreadsheet
 from bot.db import JST, Database
-from bot.knowledge_loop.gaps import group
+from bot.knowledge_loop.gaps import GAP_SAMPLE, group
 from bot.knowledge_loop.models import QuestionLogEntry
 from bot.records.fields import status_label
 from bot.records.models import ProposalRecord, StatusChange
 
-GAP_SAMPLE = 2000  # newest misses grouped for the top gaps
 TOP_GAPS = 5
 
 

@@ -17,7 +17,7 @@ from slack_sdk import WebClient
 from bot.db import JST
 from bot.knowledge_loop.desk_answers import DeskAnswers
 from bot.knowledge_loop.documents import in_store
-from bot.knowledge_loop.gaps import group
+from bot.knowledge_loop.gaps import GAP_SAMPLE, group
 from bot.knowledge_loop.log import QuestionLog
 from bot.knowledge_loop.slack import common
 from bot.knowledge_loop.slack.files import ACTION_REMOVE
@@ -36,7 +36,7 @@ MAX_FILES = 8
 def staff_blocks(ctx: Any, qlog: QuestionLog) -> list[dict[str, Any]]:
     """Gaps (grouped by meaning, largest and newest first), approved answers, Slack-added documents."""
     blocks: list[dict[str, Any]] = [kit.divider(), kit.header(s("home_gaps")), kit.context(s("home_gaps_note"))]
-    gaps = group(qlog.misses(limit=2000), limit=MAX_GAPS)
+    gaps = group(qlog.misses(limit=GAP_SAMPLE), limit=MAX_GAPS)
     for gap in gaps:
         newest = gap.newest if gap.newest.tzinfo else gap.newest.replace(tzinfo=UTC)
         blocks.append(section(s("home_gap_line", count=gap.count, newest=newest.astimezone(JST).strftime("%Y-%m-%d %H:%M"),

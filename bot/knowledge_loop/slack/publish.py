@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from bot.db import utcnow
 from bot.knowledge_loop.desk_answers import MAX_ANSWER, MAX_QUESTION, DeskAnswerError, DeskAnswers, generalize
-from bot.knowledge_loop.gaps import closed_by
+from bot.knowledge_loop.gaps import GAP_SAMPLE, closed_by
 from bot.knowledge_loop.log import QuestionLog
 from bot.knowledge_loop.mask import mask_personal
 from bot.knowledge_loop.models import QuestionLogEntry
@@ -95,6 +95,14 @@ def _values(view: dict[str, Any]) -> tuple[str, str]:
     return get("question"), get("answer")
 
 
+def _int_value(body: dict[str, Any]) -> int:
+    """The pressed button's value as an id (0, which matches no row, when it is not a number)."""
+    try:
+        return int(action_of(body).get("value") or 0)
+    except ValueError:
+        return 0
+
+
 def _handoff_turn(ctx: Any, handoff_id: Any) -> tuple[Handoff | None, ConversationTurn | None]:
     if not isinstance(handoff_id, int):
         return None, None
@@ -121,9 +129,6 @@ def open_modal(ctx: Any, client: WebClient, trigger_id: str, user: str, question
     if view_id:
         call_api(client, "views.update", view_id=view_id,
                    view=publish_modal(suggest_question(ctx, question), answer, sealed))
-
-
-GAP_SAMPLE = 2000  # the newest misses App Home groups; an approval closes among the same
 
 
 TELL_WITHIN = timedelta(days=30)  # askers of older closed questions are not messaged out of the blue
@@ -208,10 +213,7 @@ def register(app: App, ctx: Any, worker: OutboxWorker, qlog: QuestionLog) -> Non
     @app.action(ACTION_HANDOFF, middleware=staff)
     def from_handoff(ack: Ack, body: dict, client: WebClient) -> None:
         ack()
-        try:
-            handoff_id = int(action_of(body).get("value") or 0)
-        except ValueError:
-            handoff_id = 0
+        handoff_id = _int_value(body)
         handoff, turn = _handoff_turn(ctx, handoff_id)
         if handoff is None or turn is None:
             tell_user(client, body, s("handoff_missing"))
@@ -223,10 +225,7 @@ def register(app: App, ctx: Any, worker: OutboxWorker, qlog: QuestionLog) -> Non
     def from_gap(ack: Ack, body: dict, client: WebClient) -> None:
         ack()
         user = user_of(body)
-        try:
-            entry_id = int(action_of(body).get("value") or 0)
-        except ValueError:
-            entry_id = 0
+        entry_id = _int_value(body)
         with ctx.db.session() as session:
             entry = session.get(QuestionLogEntry, entry_id)
             question = entry.question if entry is not None else ""
