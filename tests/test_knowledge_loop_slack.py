@@ -219,6 +219,14 @@ def test_staff_answer_from_the_handoff_post_itself(app: RunningApp) -> None:
                          and "公開しました" in c.params.get("text", ""))[0]
     assert told.params["thread_ts"] == event["ts"] and STAFF_REPLY in told.params["text"]
 
+    # A button whose hand-off is gone (or a forged value) says so and opens nothing.
+    opened_before = len(stub.calls("views.open"))
+    for n, value in enumerate(("999999", "not-a-number"), start=1):
+        app.sender.interactive(block_actions(publish.ACTION_HANDOFF, value=value, user=STAFF, channel=DESK_CHANNEL))
+        stub.wait_for("chat.postEphemeral", count=n, where=lambda c: c.params.get("user") == STAFF
+                      and "記録が見つかりません" in c.params.get("text", ""))
+    assert len(stub.calls("views.open")) == opened_before
+
 
 def test_businesses_that_asked_the_answered_question_recently_are_told_in_their_threads(app: RunningApp) -> None:
     from bot.slack.models import ConversationTurn
@@ -491,6 +499,10 @@ def test_a_cancelled_preview_keeps_no_file_and_the_daily_sweep_catches_forgotten
     share(app, stub.add_file("F0SNOW001", "snow.pdf", pdf.read_bytes(), mimetype="application/pdf", user=STAFF))
     view = opened(stub, files.MODAL, method="views.update")
     assert view["notify_on_close"] and (kept / "F0SNOW001").is_dir()
+    # A close not sealed for this user (forged, or another user's) deletes nothing.
+    app.sender.interactive(view_closed(files.MODAL, user=OTHER, private_metadata=view["private_metadata"]))
+    app.wait_idle()
+    assert (kept / "F0SNOW001").is_dir()
     assert app.sender.interactive(view_closed(files.MODAL, user=STAFF,
                                               private_metadata=view["private_metadata"])).status == 200
     app.wait_idle()
